@@ -1,0 +1,33 @@
+# Two commands (see README):
+#   make lab    set up .venv and open the series in JupyterLab
+#   make test   set up .venv and run every test (unit tests, strict nbval in fast mode)
+# Everything lives in .venv inside this folder; nothing is registered globally.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.aenb-installed
+
+.PHONY: lab test setup results clean
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup
+	AENB_MODE=fast $(PY) -m pytest
+
+setup: $(STAMP)
+
+# Re-install when the dependency list changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+# Rebuild the README's results table from results/*.json.
+results: setup
+	$(PY) -m aenb.results
+
+clean:
+	rm -rf $(VENV) .pytest_cache

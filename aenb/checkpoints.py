@@ -1,0 +1,91 @@
+"""Saving and loading models safely.
+
+A checkpoint holds the weights *and* the arguments the model was built with, so it
+can be rebuilt without knowing them. Loading uses ``torch.load(weights_only=True)``:
+only tensors and plain containers are unpickled, so a file carrying a pickled payload
+(arbitrary code that would run on load) is refused rather than executed.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from .paths import atomic_write
+
+FORMAT = "aenb-checkpoint-v1"
+M = TypeVar("M", bound=nn.Module)
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint is unsafe, unreadable, or for another model."""
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights and constructor arguments (``model.config``) to ``path``.
+
+    ``metadata`` (plain numbers, strings, lists, dicts) is stored beside them, e.g. the
+    test MSE and the mode it was trained in. The write is atomic.
+    """
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(f"{type(model).__name__} has no `config` dict of constructor arguments; cannot checkpoint it")
+    payload = {
+        "format": FORMAT,
+        "class": type(model).__name__,
+        "config": config,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict, loaded with ``weights_only=True``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"refused to load {path}: it contains Python objects other than tensors and plain "
+            f"containers, which could run code when unpickled. Only load checkpoints you trust "
+            f"with weights_only=False. ({str(exc).splitlines()[0]})"
+        ) from exc
+    except Exception as exc:  # truncated or not a torch file at all
+        raise CheckpointError(f"cannot read {path} as a checkpoint: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an aenb checkpoint (expected format {FORMAT!r})")
+    return payload
+
+
+def load_checkpoint(path: str | Path, cls: type[M], **expected_config: Any) -> tuple[M, dict[str, Any]]:
+    """Rebuild a ``cls`` model from ``path``; returns ``(model, metadata)``.
+
+    ``expected_config`` entries (e.g. ``sizes=[784, 128, 64, 12, 3]``) must match the
+    stored constructor arguments, so a checkpoint of another architecture or latent size
+    is refused with a message naming the difference. The model is returned in eval mode
+    on the CPU.
+    """
+    payload = read_checkpoint(path)
+    if payload["class"] != cls.__name__:
+        raise CheckpointError(f"{path} holds a {payload['class']}, not a {cls.__name__}")
+    config = payload["config"]
+    mismatches = [
+        f"{key}: checkpoint has {config.get(key)!r}, expected {value!r}"
+        for key, value in expected_config.items()
+        if config.get(key) != (list(value) if isinstance(value, tuple) else value)
+    ]
+    if mismatches:
+        raise CheckpointError(f"{path} is for another {cls.__name__}: " + "; ".join(mismatches))
+    model = cls(**config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not fit {cls.__name__}({config}): {exc}") from exc
+    return model.eval(), payload["metadata"]
