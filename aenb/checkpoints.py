@@ -76,10 +76,11 @@ def load_checkpoint(path: str | Path, cls: type[M], **expected_config: Any) -> t
     if payload["class"] != cls.__name__:
         raise CheckpointError(f"{path} holds a {payload['class']}, not a {cls.__name__}")
     config = payload["config"]
+    expected = {k: list(v) if isinstance(v, tuple) else v for k, v in expected_config.items()}
     mismatches = [
         f"{key}: checkpoint has {config.get(key)!r}, expected {value!r}"
-        for key, value in expected_config.items()
-        if config.get(key) != (list(value) if isinstance(value, tuple) else value)
+        for key, value in expected.items()
+        if config.get(key) != value
     ]
     if mismatches:
         raise CheckpointError(f"{path} is for another {cls.__name__}: " + "; ".join(mismatches))

@@ -137,13 +137,17 @@ def load_dataset(
     root = data_dir()
     raw = root / cls.__name__ / "raw"
     _check_raw_files(cls, raw)
+    extracted = all((raw / filename.removesuffix(".gz")).exists() for filename, _ in cls.resources)
+    if not extracted:
+        try:  # torchvision verifies the md5 of .gz files already present, else downloads them
+            cls(root=str(root), train=(split == "train"), download=True)
+        except (RuntimeError, OSError) as exc:  # offline: URLError (an OSError) or RuntimeError
+            raise DataError(_missing_message(cls, raw, exc)) from exc
     try:
-        ds = cls(root=str(root), train=(split == "train"), download=True)
-    except (RuntimeError, OSError) as exc:  # offline: URLError (an OSError) or RuntimeError
-        raise DataError(_missing_message(cls, raw, exc)) from exc
-    except (ValueError, TypeError, IndexError) as exc:  # extracted files that are not IDX files
+        ds = cls(root=str(root), train=(split == "train"), download=False)
+    except Exception as exc:  # extracted files that are not IDX files
         raise DataError(
-            f"{raw} holds files torchvision cannot read as {cls.__name__} ({exc}). "
+            f"{raw} holds files torchvision cannot read as {cls.__name__} ({type(exc).__name__}: {exc}). "
             f"Delete the extracted files there and copy the original .gz files again."
         ) from exc
     expected = 60_000 if split == "train" else 10_000

@@ -18,6 +18,7 @@ from typing import Any
 from .paths import ROOT, atomic_write, output_dir
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+BENCH_START, BENCH_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
 def save_results(stem: str, metrics: dict[str, Any], *, mode: str, device: str, seconds: float) -> Path:
@@ -60,14 +61,68 @@ def results_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, results: dict[str, dict[str, Any]]) -> bool:
-    """Replace the block between the results markers; return True if the file changed."""
+def benchmarks_table(record: dict[str, Any]) -> str:
+    """Markdown tables from ``results/benchmarks.json`` (see benchmarks/run.py)."""
+    if not record:
+        return "_No benchmark recorded yet: run `python benchmarks/run.py`._"
+    out = []
+    for device, section in record.get("devices", {}).items():
+        out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
+                "(second epoch; speed-up over the seed-style pipeline)", "",
+                "| model | notebook | batch | seed-style | " + " | ".join(_variant_names(section)) + " | test MSE plain → fast |",
+                "| --- | --- | --- | --- | " + " | ".join("---" for _ in _variant_names(section)) + " | --- |"]
+        for name, row in section["throughput"]["models"].items():
+            rates = row["samples_per_s"]
+            cells = [f"{rates[v]:,.0f} ({row['speedup'][v]:.1f}×)" for v in _variant_names(section)]
+            mse = row.get("test_mse", {})
+            quality = " → ".join(f"{v:.5f}" for v in mse.values()) if mse else "–"
+            out.append(f"| `{name}` | {row['notebook']} | {row['batch_size']} | {rates['seed_style']:,.0f} | "
+                       + " | ".join(cells) + f" | {quality} |")
+        latency = section.get("slider_latency_ms")
+        if latency:
+            out += ["", "Latent explorer, one slider event (decode + redraw), ms over 100 events: "
+                    + "; ".join(f"{k}: median {v['median_ms']:.1f}, worst {v['worst_ms']:.1f}"
+                                for k, v in latency.items() if isinstance(v, dict) and "median_ms" in v)]
+        out.append("")
+    seconds = record.get("notebook_seconds", {})
+    if seconds:
+        out += ["Full-mode wall time of each notebook, as recorded by the notebook itself:", "",
+                "| notebook | seconds | device |", "| --- | --- | --- |"]
+        out += [f"| `{stem}` | {v['seconds']} | {v['device']} |" for stem, v in seconds.items()]
+    return "\n".join(out).strip()
+
+
+def _variant_names(section: dict[str, Any]) -> list[str]:
+    first = next(iter(section["throughput"]["models"].values()))
+    return [k for k in first["samples_per_s"] if k != "seed_style"]
+
+
+def _replace_block(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"README has no {start} ... {end} block")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def load_benchmarks(results_dir: Path | None = None) -> dict[str, Any]:
+    path = (results_dir or output_dir("results", "full")) / "benchmarks.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def render_readme(text: str, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any]) -> str:
+    """``text`` with both generated blocks rebuilt."""
+    text = _replace_block(text, START, END, results_table(results))
+    return _replace_block(text, BENCH_START, BENCH_END, benchmarks_table(benchmarks))
+
+
+def update_readme(readme: Path, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None) -> bool:
+    """Rebuild the generated blocks of ``readme``; return True if the file changed."""
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} has no {START} ... {END} block")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{results_table(results)}\n{END}{tail}"
+    if BENCH_START in text:
+        new = render_readme(text, results, benchmarks or {})
+    else:
+        new = _replace_block(text, START, END, results_table(results))
     if new == text:
         return False
     atomic_write(readme, lambda tmp: tmp.write_text(new))
@@ -80,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
     results = load_results()
+    benchmarks = load_benchmarks()
     if args.check:
         text = args.readme.read_text()
-        current = text.split(START, 1)[1].split(END, 1)[0].strip() if START in text else None
-        if current != results_table(results):
-            print(f"{args.readme} results table is out of date: run `python -m aenb.results`", file=sys.stderr)
+        if render_readme(text, results, benchmarks) != text:
+            print(f"{args.readme} tables are out of date: run `python -m aenb.results`", file=sys.stderr)
             return 1
-        print("README results table is up to date")
+        print("README tables are up to date")
         return 0
-    changed = update_readme(args.readme, results)
+    changed = update_readme(args.readme, results, benchmarks)
     print("README updated" if changed else "README already up to date")
     return 0
 

@@ -1,45 +1,13 @@
-"""The autoencoders of the series.
-
-Every model has ``encode(x) -> z``, ``decode(z) -> x_hat`` and ``forward(x) = decode(encode(x))``,
-takes images of shape ``(N, 1, 28, 28)`` with values in ``[0, 1]`` and returns the same
-shape. Each keeps the arguments it was built with in ``self.config`` so a checkpoint can
-rebuild it (see :mod:`aenb.checkpoints`).
-"""
+"""Fully-connected autoencoders (notebook 01, 02)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-IMAGE_SHAPE = (1, 28, 28)
+from .common import IMAGE_SHAPE, check_codes, check_images
+
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
-
-
-def check_images(x: torch.Tensor, who: str, *, allow_flat: bool = False) -> None:
-    """Raise a clear error unless ``x`` is a float batch of 28x28 single-channel images."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{who} expects a torch.Tensor of images, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{who} expects float images in [0, 1], got dtype {x.dtype}; "
-            f"convert with x.float() / 255 (aenb.data.load_dataset already does)"
-        )
-    if x.ndim == 4 and tuple(x.shape[1:]) == IMAGE_SHAPE:
-        return
-    if allow_flat and x.ndim == 2 and x.shape[1] == 784:
-        return
-    expected = "(N, 1, 28, 28)" + (" or (N, 784)" if allow_flat else "")
-    raise ValueError(f"{who} expects images of shape {expected}, got {tuple(x.shape)}")
-
-
-def check_codes(z: torch.Tensor, latent_dim: int, who: str) -> None:
-    """Raise a clear error unless ``z`` is a float batch of ``latent_dim``-dimensional codes."""
-    if not isinstance(z, torch.Tensor):
-        raise TypeError(f"{who} expects a torch.Tensor of codes, got {type(z).__name__}")
-    if not z.is_floating_point():
-        raise TypeError(f"{who} expects float codes, got dtype {z.dtype}")
-    if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"{who} expects codes of shape (N, {latent_dim}), got {tuple(z.shape)}")
 
 
 def _mlp(sizes: list[int], activation: str, last_activation: str | None) -> nn.Sequential:

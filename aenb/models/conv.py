@@ -1,0 +1,139 @@
+"""Convolutional autoencoders (notebook 04).
+
+The architecture follows a popular Keras tutorial ("the seed"): four small 3x3 convolutions
+encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer makes the code;
+the decoder grows a 7x7x64 block back to 28x28 with nearest-neighbour upsampling followed by
+3x3 convolutions. Two bugs of the printed seed are fixed (see :class:`ConvAutoencoder`), and a
+second decoder replaces each "upsample, then convolve" pair by one transposed convolution,
+as many PyTorch tutorials do, to compare the two (checkerboard artefacts, Odena et al., 2016).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .common import check_codes, check_images
+
+#: Encoder feature map before the Dense code layer: 8 channels of 7x7.
+ENCODER_SHAPE = (8, 7, 7)
+#: Decoder feature map after the first Dense layer: 64 channels of 7x7.
+DECODER_SHAPE = (64, 7, 7)
+DECODERS = ("upsample", "transpose")
+LATENT_ACTIVATIONS = (None, "relu")
+
+
+def same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """Keras/TensorFlow ``padding="same"``: ``(before, after)`` zeros for one spatial dimension.
+
+    The output has ``ceil(size / stride)`` positions; when the total padding is odd, the extra
+    zero goes *after* (bottom / right). PyTorch's symmetric ``padding=1`` gives the same output
+    size for a 3x3 kernel with stride 2 on an even input, but samples positions shifted by one
+    pixel; :class:`Conv2dSame` pads exactly as Keras does.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel_size - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class Conv2dSame(nn.Conv2d):
+    """``nn.Conv2d`` with Keras' ``padding="same"`` for any stride.
+
+    PyTorch accepts ``padding="same"`` only for stride 1; for stride 2 Keras pads
+    asymmetrically (``(0, 1)`` for a 3x3 kernel on 28 or 14 pixels), which this layer
+    reproduces. It has exactly the parameters of ``nn.Conv2d``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
+        left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
+        if top == bottom and left == right:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0,
+                        self.dilation, self.groups)
+
+
+def _conv(n_in: int, n_out: int, stride: int = 1) -> nn.Module:
+    # Stride 1: PyTorch's own padding="same" (identical to Keras for a 3x3 kernel).
+    return nn.Conv2d(n_in, n_out, 3, padding="same") if stride == 1 else Conv2dSame(n_in, n_out, 3, stride)
+
+
+def _up_block(n_in: int, n_out: int, decoder: str) -> list[nn.Module]:
+    """Double the resolution: nearest upsampling then a 3x3 conv, or one 3x3 stride-2 transposed conv."""
+    if decoder == "upsample":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), _conv(n_in, n_out), nn.ReLU()]
+    # kernel 3, stride 2: "same" output size 2x; the kernel overlaps itself unevenly (3 is not a
+    # multiple of 2), the textbook source of checkerboard artefacts.
+    return [nn.ConvTranspose2d(n_in, n_out, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
+
+
+class ConvAutoencoder(nn.Module):
+    """The seed's convolutional autoencoder, with its two bugs fixed.
+
+    Encoder: Conv(8, 3x3, stride 2) -> Conv(8) -> Conv(8, stride 2) -> Conv(8), each with a
+    ReLU and Keras' "same" padding (28 -> 14 -> 7 pixels), then Flatten (392) and a Dense
+    layer to the ``latent_dim`` code. Decoder: Dense(7*7*64) + ReLU -> reshape to 64x7x7 ->
+    Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 -> Conv(32)] -> Conv(1) + Sigmoid.
+
+    The printed seed differs in two places, both bugs:
+
+    * its last 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
+    * its code layer has a ReLU. Codes are then non-negative, and a code unit whose input is
+      negative for every image outputs 0 and gets no gradient: it is *dead* for good. In our
+      runs every unit died and the decoder learnt to draw one dark average image.
+      ``latent_activation="relu"`` rebuilds that variant to show the pitfall.
+
+    Args:
+        latent_dim: size of the code.
+        decoder: ``"upsample"`` (the seed: nearest-neighbour upsampling then a 3x3 convolution)
+            or ``"transpose"`` (each such pair replaced by a 3x3, stride-2 ``ConvTranspose2d``
+            with the same number of parameters).
+        latent_activation: ``None`` (linear code, the fix) or ``"relu"`` (the seed's bug).
+    """
+
+    def __init__(self, latent_dim: int = 10, decoder: str = "upsample", latent_activation: str | None = None) -> None:
+        super().__init__()
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}: expected one of {DECODERS}")
+        if latent_activation not in LATENT_ACTIVATIONS:
+            raise ValueError(f"unknown latent_activation {latent_activation!r}: expected one of {LATENT_ACTIVATIONS}")
+        self.config = {"latent_dim": latent_dim, "decoder": decoder, "latent_activation": latent_activation}
+        self.latent_dim = latent_dim
+        code: list[nn.Module] = [nn.Linear(8 * 7 * 7, latent_dim)]
+        if latent_activation == "relu":
+            code.append(nn.ReLU())
+        self.encoder = nn.Sequential(
+            _conv(1, 8, stride=2), nn.ReLU(),   # 28 -> 14
+            _conv(8, 8), nn.ReLU(),
+            _conv(8, 8, stride=2), nn.ReLU(),   # 14 -> 7
+            _conv(8, 8), nn.ReLU(),
+            nn.Flatten(),
+            *code,
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(),
+            nn.Unflatten(1, DECODER_SHAPE),
+            _conv(64, 64), nn.ReLU(),
+            *_up_block(64, 32, decoder),        # 7 -> 14
+            *_up_block(32, 32, decoder),        # 14 -> 28
+            _conv(32, 1), nn.Sigmoid(),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, 1, 28, 28)`` to codes ``(N, latent_dim)``."""
+        check_images(x, f"{type(self).__name__}.encode")
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, latent_dim)`` to images ``(N, 1, 28, 28)`` in ``[0, 1]``."""
+        check_codes(z, self.latent_dim, f"{type(self).__name__}.decode")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

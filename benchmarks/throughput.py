@@ -1,0 +1,188 @@
+"""Training throughput of aenb's ``fit`` against the seed-style pipeline, model by model.
+
+"Seed-style" is what the tutorials this series grew from do (the Keras-blog ports,
+pytorch/examples): ``DataLoader(torchvision MNIST, transform=ToTensor())``, each batch
+converted from PIL images on the fly and copied to the device, ``loss.item()`` read after
+every step. aenb's ``fit`` trains the same model with the same batch size and optimizer
+(Adam, lr 1e-3) from device-resident tensors (see aenb/steps.py for what else it does).
+
+For each model and pipeline: one warm-up epoch, then one timed epoch over the 60,000
+training images (for ``fit``: the second epoch of a two-epoch run, so graph capture and
+first-call costs are excluded as the seed-style warm-up excludes them); samples per
+second = 60,000 / seconds. Run it alone::
+
+    python benchmarks/throughput.py            # every model, this machine's best device
+    python benchmarks/throughput.py --quality  # also: test MSE after a few epochs, plain vs fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from aenb.callbacks import Callback
+from aenb.data import data_dir, load_dataset
+from aenb.device import device_name, get_device, seed_everything
+from aenb.metrics import reconstruction_mse
+from aenb.models import MLPAutoencoder
+from aenb.training import fit, mse_loss
+
+
+@dataclass
+class Case:
+    """A notebook model and how it is trained there."""
+
+    name: str
+    notebook: str
+    build: Callable[[], nn.Module]
+    batch_size: int
+    loss: Callable = mse_loss
+
+
+def cases() -> list[Case]:
+    """Every model the notebooks train (more are added as notebooks land)."""
+    found = [
+        Case("mlp_ae_784-128-64-12-3", "01, 02", lambda: MLPAutoencoder((784, 128, 64, 12, 3), "tanh"), 100),
+        Case("shallow_ae_784-64-784", "01", lambda: MLPAutoencoder((784, 64), "relu", code_activation=True), 100),
+    ]
+    return found
+
+
+class EpochTimer(Callback):
+    """Wall time of each epoch's training steps (fit reads its losses once per epoch, which
+    synchronises with the GPU, so on_epoch_end sees the work done)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        _sync(self.device)
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        _sync(self.device)
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def seed_style_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                     loss_fn: Callable, device: torch.device) -> float:
+    """One epoch the way the seed tutorials write it; returns seconds."""
+    model.train()
+    _sync(device)
+    start = time.perf_counter()
+    train_loss = 0.0
+    for images, _ in loader:
+        images = images.to(device)
+        loss = loss_fn(model(images), images)
+        if isinstance(loss, dict):
+            loss = loss["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        train_loss += loss.item()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def measure_case(case: Case, device: torch.device, train_images: torch.Tensor, *,
+                 variants: dict[str, dict]) -> dict:
+    """Samples/s of the seed-style loop and of each ``fit`` variant (kwargs for fit)."""
+    n = len(train_images)
+    out: dict[str, float] = {}
+    seed_everything(0)
+    model = case.build().to(device)
+    dataset = datasets.MNIST(str(data_dir()), train=True, download=False, transform=transforms.ToTensor())
+    loader = DataLoader(dataset, batch_size=case.batch_size, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    seed_style_epoch(model, loader, optimizer, case.loss, device)  # warm-up
+    out["seed_style"] = n / seed_style_epoch(model, loader, optimizer, case.loss, device)
+    on_device = train_images.to(device)
+    for name, kwargs in variants.items():
+        timer = EpochTimer(device)
+        fit(case.build(), on_device, epochs=2, batch_size=case.batch_size, loss=case.loss,
+            generator=seed_everything(0), device=device, verbose=False, callbacks=[timer], **kwargs)
+        out[name] = n / timer.seconds[-1]  # epoch 2: after warm-up (and graph capture) in epoch 1
+    return out
+
+
+def quality_case(case: Case, device: torch.device, train: torch.Tensor, test: torch.Tensor, *,
+                 epochs: int, variants: dict[str, dict]) -> dict[str, float]:
+    """Test MSE after ``epochs`` epochs with each variant, same seed."""
+    result = {}
+    for name, kwargs in variants.items():
+        gen = seed_everything(0)
+        model = case.build()
+        fit(model, train, epochs=epochs, batch_size=case.batch_size, loss=case.loss, generator=gen,
+            device=device, verbose=False, **kwargs)
+        result[name] = reconstruction_mse(model, test.to(device))
+    return result
+
+
+def variants_for(device: torch.device) -> dict[str, dict]:
+    """The fit configurations to compare: the plain loop and each acceleration on top."""
+    if device.type == "cuda":
+        return {
+            "fit_plain": {"cuda_graphs": False, "precision": "fp32"},
+            "fit_graphs": {"cuda_graphs": True, "precision": "fp32"},
+            "fit_fast": {},  # the defaults: graphs, and bf16 for conv models
+        }
+    return {"fit_2threads": {"cpu_threads": 2}, "fit_fast": {}}
+
+
+def run(device: torch.device, *, quality_epochs: int = 0, only: str | None = None) -> dict:
+    train = load_dataset("mnist", "train")
+    test = load_dataset("mnist", "test")
+    variants = variants_for(device)
+    rows = {}
+    for case in cases():
+        if only and only not in case.name:
+            continue
+        row = {"notebook": case.notebook, "batch_size": case.batch_size,
+               "samples_per_s": measure_case(case, device, train.images, variants=variants)}
+        row["speedup"] = {k: v / row["samples_per_s"]["seed_style"] for k, v in row["samples_per_s"].items()}
+        if quality_epochs:
+            row["test_mse_after"] = quality_epochs
+            row["test_mse"] = quality_case(case, device, train.images.to(device), test.images,
+                                           epochs=quality_epochs, variants=variants)
+        rows[case.name] = row
+        print(f"{case.name:28s} " + "  ".join(f"{k} {v:9.0f}/s ({row['speedup'][k]:.1f}x)"
+                                               for k, v in row["samples_per_s"].items()), flush=True)
+        if quality_epochs:
+            print(" " * 29 + "test MSE " + "  ".join(f"{k} {v:.5f}" for k, v in row["test_mse"].items()), flush=True)
+    return {"device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "models": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--quality", type=int, default=0, metavar="EPOCHS",
+                        help="also train EPOCHS epochs per variant and compare test MSE")
+    parser.add_argument("--only", default=None, help="only models whose name contains this")
+    parser.add_argument("--out", default=None, help="write the JSON here")
+    args = parser.parse_args()
+    result = run(get_device(args.device), quality_epochs=args.quality, only=args.only)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
