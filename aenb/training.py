@@ -239,6 +239,8 @@ def fit(
     if device.type == "cpu":
         torch.set_num_threads(cpu_threads or (threads_before if has_conv else 1))
 
+    # The weights at the end of the last epoch with a finite loss: restored if training diverges.
+    last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
     start_time = time.perf_counter()
     bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not verbose, leave=True)
     try:
@@ -259,13 +261,20 @@ def fit(
             history.append(epoch, logs)
             if verbose:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
-            if not math.isfinite(logs["loss"]) and not _terminated_on_nan(model, callbacks):
-                # Never keep training a diverged model; the History so far travels with the error.
+            if math.isfinite(logs["loss"]):
+                for key, value in model.state_dict().items():
+                    last_good[key].copy_(value)
+            elif not _terminated_on_nan(model, callbacks):
+                # Never keep training a diverged model: put back the last good weights, and
+                # let the History so far travel with the error.
+                model.load_state_dict(last_good)
                 history.stopped_epoch = epoch
                 where = f"batch {first_bad} of epoch {epoch}" if first_bad >= 0 else f"epoch {epoch}"
                 error = FloatingPointError(
                     f"loss became {logs['loss']} (first non-finite at {where}): training diverged; "
-                    f"try a lower learning rate (lr={float(optimizer.param_groups[0]['lr']):g})"
+                    f"try a lower learning rate (lr={float(optimizer.param_groups[0]['lr']):g}). "
+                    f"The model holds the weights from the end of the last good epoch; "
+                    f"the History so far is in this error's .history."
                 )
                 error.history = history  # type: ignore[attr-defined]
                 raise error

@@ -141,10 +141,29 @@ def test_diverging_loss_stops_with_advice(mnist_train_small) -> None:
     def exploding(output, target):
         return mse_loss(output, target) * float("nan")
 
-    with pytest.raises(FloatingPointError, match=r"epoch 0.*lower learning rate") as info:
+    with pytest.raises(FloatingPointError, match=r"batch 0 of epoch 0.*lower learning rate") as info:
         fit(_small_model(), mnist_train_small.images[:100], epochs=3, batch_size=50, loss=exploding, verbose=False)
     history = info.value.history
     assert len(history) == 1 and math.isnan(history["loss"][0])
+
+
+def test_divergence_names_the_batch_and_restores_the_last_good_weights(mnist_train_small) -> None:
+    """A learning rate far too high: the error says where, and the model stays usable."""
+    x = mnist_train_small.images[:1000]
+    model = _small_model()
+
+    calls = {"n": 0}
+
+    def loss(output, target):  # an infinite loss at batch 3 of epoch 2 (10 batches per epoch)
+        calls["n"] += 1
+        value = mse_loss(output, target)
+        return value * float("inf") if calls["n"] == 2 * 10 + 4 else value
+
+    with pytest.raises(FloatingPointError, match=r"first non-finite at batch 3 of epoch 2.*lower learning rate") as info:
+        fit(model, x, epochs=5, batch_size=100, loss=loss, verbose=False)
+    assert len(info.value.history) == 3 and info.value.history.stopped_epoch == 2
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # Adam had turned them into NaN
+    assert predict(model, x[:10]).isfinite().all()
 
 
 def test_argument_errors(mnist_train_small) -> None:

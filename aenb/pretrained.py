@@ -1,0 +1,70 @@
+"""Models that later notebooks reuse, so every notebook runs on its own.
+
+Notebook 01 trains the 784-128-64-12-3 autoencoder and saves it; notebooks 02, 03 and 06
+build on it. :func:`basic_autoencoder` loads that checkpoint when it exists and otherwise
+re-trains the model with notebook 01's recipe (in the current mode) and saves it, so a
+reader may open any notebook first, in a fresh kernel, on a fresh clone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .checkpoints import load_checkpoint, save_checkpoint
+from .data import load_dataset
+from .device import get_device, seed_everything
+from .metrics import reconstruction_mse
+from .models import MLPAutoencoder
+from .paths import output_dir, shown
+from .training import fit
+
+BASIC_AE_SIZES = (784, 128, 64, 12, 3)
+BASIC_AE_CHECKPOINT = "01_mlp_autoencoder_z3.pt"
+
+
+def basic_autoencoder_recipe(mode: str) -> dict[str, Any]:
+    """Notebook 01's training recipe (tests check that the notebook uses the same values).
+
+    Fast mode trains on 5,000 images with small batches: with batches of 100, the 100 steps
+    this leaves are too few and the model collapses to drawing the mean digit for every code.
+    """
+    fast = mode == "fast"
+    return {
+        "train_limit": 5_000 if fast else None,
+        "epochs": 3 if fast else 30,
+        "batch_size": 25 if fast else 100,
+        "lr": 1e-3,
+        "seed": 0,
+    }
+
+
+def basic_autoencoder(mode: str, device: torch.device | str | None = None,
+                      verbose: bool = True) -> tuple[MLPAutoencoder, dict[str, Any]]:
+    """Notebook 01's trained autoencoder, in eval mode on ``device``.
+
+    Returns ``(model, info)``; ``info`` holds ``source`` (``"checkpoint"`` or ``"trained"``),
+    the checkpoint's metadata (``test_mse``, ``mode``, ``epochs``) and a one-line ``message``
+    saying which happened, for the notebook to print.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    path = output_dir("checkpoints", mode) / BASIC_AE_CHECKPOINT
+    if path.exists():
+        model, meta = load_checkpoint(path, MLPAutoencoder, sizes=list(BASIC_AE_SIZES))
+        message = (f"loaded notebook 01's autoencoder from {shown(path)} ({meta['mode']} mode, "
+                   f"{meta['epochs']} epochs, test MSE {meta['test_mse']:.4f})")
+        return model.to(device).eval(), {**meta, "source": "checkpoint", "message": message}
+    recipe = basic_autoencoder_recipe(mode)
+    generator = seed_everything(recipe["seed"])
+    train = load_dataset("mnist", "train", limit=recipe["train_limit"])
+    test = load_dataset("mnist", "test")
+    model = MLPAutoencoder(sizes=BASIC_AE_SIZES, activation="tanh")
+    history = fit(model, train.images, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                  generator=generator, device=device, verbose=verbose)
+    meta = {"test_mse": reconstruction_mse(model, test.images), "mode": mode, "epochs": len(history)}
+    save_checkpoint(model, path, metadata=meta)
+    message = (f"no checkpoint from notebook 01 at {shown(path)}: trained its model with notebook 01's "
+               f"{mode}-mode recipe ({len(history)} epochs, {history.seconds:.0f} s, test MSE "
+               f"{meta['test_mse']:.4f}) and saved it there")
+    return model.eval(), {**meta, "source": "trained", "message": message}
