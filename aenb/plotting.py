@@ -95,3 +95,105 @@ def plot_snapshots(snapshots: Sequence[tuple[int, torch.Tensor]], originals: tor
     rows = {"input": originals}
     rows.update({f"epoch {epoch}": images for epoch, images in snapshots})
     return show_rows(rows, title)
+
+
+def _label_colors(n: int) -> list[tuple[float, float, float]]:
+    """One colour per class: seaborn's ``tab10`` palette (cycled beyond ten classes)."""
+    import seaborn as sns
+
+    return list(sns.color_palette("tab10", n))
+
+
+def _class_groups(
+    labels: torch.Tensor | np.ndarray | None, class_names: Sequence[str] | None, n: int
+) -> list[tuple[str, np.ndarray]]:
+    """``(name, boolean mask)`` per class present in ``labels``; one unnamed group without labels."""
+    if labels is None:
+        return [("codes", np.ones(n, dtype=bool))]
+    labels = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels).reshape(-1)
+    if len(labels) != n:
+        raise ValueError(f"expected one label per code: {n} codes, got {len(labels)} labels")
+    present = sorted(int(v) for v in np.unique(labels))
+    names = list(class_names) if class_names is not None else [str(v) for v in range(max(present) + 1)]
+    return [(names[v] if v < len(names) else str(v), labels == v) for v in present]
+
+
+def _codes_array(codes: torch.Tensor | np.ndarray, dims: int) -> np.ndarray:
+    codes = np.asarray(codes.detach().float().cpu() if isinstance(codes, torch.Tensor) else codes, dtype=float)
+    if codes.ndim != 2 or codes.shape[1] < dims:
+        raise ValueError(f"expected codes of shape (N, {dims}) or wider, got {codes.shape}")
+    return codes
+
+
+def plot_latent_2d(
+    codes: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    title: str = "Codes of the test set",
+    dims: tuple[int, int] = (0, 1),
+    ax: plt.Axes | None = None,
+    size: float = 3.0,
+    legend_title: str = "class",
+) -> Figure:
+    """Scatter two code dimensions, one colour per class, with a legend of class names.
+
+    Pass ``ax`` to draw into an existing axes (e.g. of a Figure that is not managed by
+    pyplot, as :class:`aenb.widgets.LatentExplorer` does).
+    """
+    codes = _codes_array(codes, max(dims) + 1)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    else:
+        fig = ax.figure
+    groups = _class_groups(labels, class_names, len(codes))
+    for (name, mask), color in zip(groups, _label_colors(len(groups))):
+        ax.scatter(codes[mask, dims[0]], codes[mask, dims[1]], s=size, color=color, alpha=0.6,
+                   linewidths=0, label=name, rasterized=True)
+    ax.set_xlabel(f"z{dims[0] + 1}")
+    ax.set_ylabel(f"z{dims[1] + 1}")
+    ax.set_title(title)
+    if labels is not None:
+        ax.legend(title=legend_title, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  markerscale=8 / max(size, 1) ** 0.5, fontsize="small", frameon=False)
+    return fig
+
+
+def plot_latent_3d(
+    codes: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    title: str = "Codes of the test set",
+    views: Sequence[tuple[float, float]] = ((25, -60), (25, 30), (80, -90)),
+    size: float = 2.0,
+    legend_title: str = "class",
+) -> Figure:
+    """A 3-d scatter of codes seen from several angles, one colour per class.
+
+    ``views`` lists ``(elevation, azimuth)`` pairs in degrees, one subplot each (see
+    ``Axes3D.view_init``). The axes are made with ``fig.add_subplot(projection="3d")``;
+    the older ``Axes3D(fig)`` idiom draws an empty figure on Matplotlib >= 3.4, because
+    such axes are no longer added to the figure automatically.
+    """
+    codes = _codes_array(codes, 3)
+    groups = _class_groups(labels, class_names, len(codes))
+    colors = _label_colors(len(groups))
+    fig = plt.figure(figsize=(4.6 * len(views) + 1.2, 4.8))
+    for k, (elev, azim) in enumerate(views):
+        ax = fig.add_subplot(1, len(views), k + 1, projection="3d")
+        for (name, mask), color in zip(groups, colors):
+            ax.scatter(codes[mask, 0], codes[mask, 1], codes[mask, 2], s=size, color=color, alpha=0.5,
+                       linewidths=0, label=name, depthshade=False, rasterized=True)
+        ax.view_init(elev=elev, azim=azim)
+        ax.set_xlabel("z1")
+        ax.set_ylabel("z2")
+        ax.set_zlabel("z3")
+        ax.set_title(f"elevation {elev:g}°, azimuth {azim:g}°", fontsize="medium")
+    if labels is not None:
+        handles, names = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, title=legend_title, loc="center right", markerscale=4,
+                   fontsize="small", frameon=False)
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.01, right=1 - 1.0 / fig.get_figwidth(), wspace=0.05)
+    return fig

@@ -54,7 +54,7 @@ def basic_autoencoder(mode: str, device: torch.device | str | None = None,
         model, meta = load_checkpoint(path, MLPAutoencoder, sizes=list(BASIC_AE_SIZES))
         message = (f"loaded notebook 01's autoencoder from {shown(path)} ({meta['mode']} mode, "
                    f"{meta['epochs']} epochs, test MSE {meta['test_mse']:.4f})")
-        return model.to(device).eval(), {**meta, "source": "checkpoint", "message": message}
+        return model.to(device).eval(), {**meta, "source": "checkpoint", "path": shown(path), "message": message}
     recipe = basic_autoencoder_recipe(mode)
     generator = seed_everything(recipe["seed"])
     train = load_dataset("mnist", "train", limit=recipe["train_limit"])
@@ -67,4 +67,4 @@ def basic_autoencoder(mode: str, device: torch.device | str | None = None,
     message = (f"no checkpoint from notebook 01 at {shown(path)}: trained its model with notebook 01's "
                f"{mode}-mode recipe ({len(history)} epochs, {history.seconds:.0f} s, test MSE "
                f"{meta['test_mse']:.4f}) and saved it there")
-    return model.eval(), {**meta, "source": "trained", "message": message}
+    return model.eval(), {**meta, "source": "trained", "path": shown(path), "message": message}
