@@ -374,3 +374,84 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
             if self.verbose:
                 _say(f"Epoch {epoch + 1:05d}: invalid {self.monitor} {value}, terminating training")
+
+
+def _get_lr(optimizer: torch.optim.Optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):  # fit's GPU optimizer (CUDA graphs): change it in place
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Keras' ``ReduceLROnPlateau``: multiply the learning rate by ``factor`` on a plateau.
+
+    When ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs, every
+    parameter group's rate becomes ``max(lr * factor, min_lr)``; then ``cooldown`` epochs pass
+    before the count starts again. The rate in use is logged as ``"lr"`` (as
+    :class:`LearningRateScheduler` does). Pairs well with :class:`EarlyStopping` of a larger
+    patience: the rate drops on each plateau, and training stops when that no longer helps.
+
+    Attributes:
+        reductions: ``(epoch, new_lr)`` of every reduction, epochs 0-based.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(monitor, mode)
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        self.factor = factor
+        self.patience = patience
+        self.verbose = verbose
+        self.min_delta = abs(min_delta)
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None) -> None:
+        self.best = self._initial_best()
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.reductions: list[tuple[int, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.optimizer is None:
+            raise RuntimeError("ReduceLROnPlateau needs fit() to hand it the optimizer")
+        if logs is not None:
+            logs["lr"] = _get_lr(self.optimizer)
+        current = self._current(logs)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best, self.min_delta):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = _get_lr(self.optimizer)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    _set_lr(self.optimizer, new)
+                    self.reductions.append((epoch, new))
+                    if self.verbose:
+                        _say(f"Epoch {epoch + 1:05d}: ReduceLROnPlateau reducing learning rate to {new:.4g}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0

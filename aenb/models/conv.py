@@ -22,6 +22,7 @@ ENCODER_SHAPE = (8, 7, 7)
 DECODER_SHAPE = (64, 7, 7)
 DECODERS = ("upsample", "transpose")
 LATENT_ACTIVATIONS = (None, "relu")
+INITS = ("keras", "torch")
 
 
 def same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -71,6 +72,13 @@ def _up_block(n_in: int, n_out: int, decoder: str) -> list[nn.Module]:
     return [nn.ConvTranspose2d(n_in, n_out, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
 
 
+def _keras_init(module: nn.Module) -> None:
+    """Keras' default initialisers: Glorot-uniform weights, zero biases."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class ConvAutoencoder(nn.Module):
     """The seed's convolutional autoencoder, with its two bugs fixed.
 
@@ -82,10 +90,14 @@ class ConvAutoencoder(nn.Module):
     The printed seed differs in two places, both bugs:
 
     * its last 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
-    * its code layer has a ReLU. Codes are then non-negative, and a code unit whose input is
-      negative for every image outputs 0 and gets no gradient: it is *dead* for good. In our
-      runs every unit died and the decoder learnt to draw one dark average image.
-      ``latent_activation="relu"`` rebuilds that variant to show the pitfall.
+    * its code layer has a ReLU. Codes are then non-negative (half the code space unused), and a
+      code unit whose input is negative for every image outputs 0 and gets no gradient: it is
+      *dead* for good. ``latent_activation="relu"`` rebuilds that variant.
+
+    A faithful port (ReLU code, Adam at 1e-3 from the first step) froze with all-black outputs
+    in our runs. Notebook 04 shows that the ReLU is not the main culprit: the first Adam steps
+    push every output pixel towards 0 (most MNIST pixels are 0) until the sigmoid saturates and
+    the MSE gradient through it vanishes; a short learning-rate warm-up avoids it.
 
     Args:
         latent_dim: size of the code.
@@ -93,9 +105,18 @@ class ConvAutoencoder(nn.Module):
             or ``"transpose"`` (each such pair replaced by a 3x3, stride-2 ``ConvTranspose2d``
             with the same number of parameters).
         latent_activation: ``None`` (linear code, the fix) or ``"relu"`` (the seed's bug).
+        init: ``"keras"`` (default): Glorot-uniform weights and zero biases, the defaults of the
+            seed's Keras layers; ``"torch"``: PyTorch's defaults (uniform weights *and biases*
+            of scale ``1/sqrt(fan_in)``), with which this model collapsed in our runs.
     """
 
-    def __init__(self, latent_dim: int = 10, decoder: str = "upsample", latent_activation: str | None = None) -> None:
+    def __init__(
+        self,
+        latent_dim: int = 10,
+        decoder: str = "upsample",
+        latent_activation: str | None = None,
+        init: str = "keras",
+    ) -> None:
         super().__init__()
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
@@ -103,7 +124,10 @@ class ConvAutoencoder(nn.Module):
             raise ValueError(f"unknown decoder {decoder!r}: expected one of {DECODERS}")
         if latent_activation not in LATENT_ACTIVATIONS:
             raise ValueError(f"unknown latent_activation {latent_activation!r}: expected one of {LATENT_ACTIVATIONS}")
-        self.config = {"latent_dim": latent_dim, "decoder": decoder, "latent_activation": latent_activation}
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}: expected one of {INITS}")
+        self.config = {"latent_dim": latent_dim, "decoder": decoder, "latent_activation": latent_activation,
+                       "init": init}
         self.latent_dim = latent_dim
         code: list[nn.Module] = [nn.Linear(8 * 7 * 7, latent_dim)]
         if latent_activation == "relu":
@@ -124,6 +148,8 @@ class ConvAutoencoder(nn.Module):
             *_up_block(32, 32, decoder),        # 14 -> 28
             _conv(32, 1), nn.Sigmoid(),
         )
+        if init == "keras":
+            self.apply(_keras_init)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(N, 1, 28, 28)`` to codes ``(N, latent_dim)``."""
