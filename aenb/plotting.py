@@ -46,10 +46,9 @@ def show_rows(
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
     if column_labels is not None:
-        h, w = 28 + 2, 28 + 2
-        axes[-1, 0].set_xticks([2 + w * i + 14 for i in range(len(column_labels))])
+        step = 28 + 2  # image width plus make_grid's padding
+        axes[-1, 0].set_xticks([2 + step * i + 14 for i in range(len(column_labels))])
         axes[-1, 0].set_xticklabels(column_labels)
-        del h
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -197,3 +196,17 @@ def plot_latent_3d(
     fig.suptitle(title)
     fig.subplots_adjust(left=0.01, right=1 - 1.0 / fig.get_figwidth(), wspace=0.05)
     return fig
+
+
+@torch.inference_mode()
+def decode_grid(model: torch.nn.Module, z1_values: Sequence[float], z2_values: Sequence[float]) -> np.ndarray:
+    """Decode every point of a 2-d grid of codes and tile the images into one array.
+
+    Columns follow ``z1_values`` left to right; rows follow ``z2_values`` from the *top*
+    down in reverse, so the largest ``z2`` is at the top and the picture reads like a
+    scatter plot of the codes. Returns a ``(28 * len(z2_values), 28 * len(z1_values))`` array.
+    """
+    device = next(model.parameters()).device
+    grid = torch.tensor([[a, b] for b in list(z2_values)[::-1] for a in z1_values], dtype=torch.float32)
+    images = model.decode(grid.to(device)).float().cpu()
+    return make_grid(images, nrow=len(z1_values), padding=0)[0].numpy()

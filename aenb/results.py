@@ -57,7 +57,8 @@ def results_table(results: dict[str, dict[str, Any]]) -> str:
         for key, value in record.items():
             if key in meta or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue  # the table lists numbers; curves and labels stay in the JSON
-            lines.append(f"| `{stem}` | `{key}` | {_fmt(value)} | {record.get('device', '?')} | {record.get('seconds', '?')} |")
+            device, seconds = record.get("device", "?"), record.get("seconds", "?")
+            lines.append(f"| `{stem}` | `{key}` | {_fmt(value)} | {device} | {seconds} |")
     return "\n".join(lines)
 
 
@@ -67,10 +68,11 @@ def benchmarks_table(record: dict[str, Any]) -> str:
         return "_No benchmark recorded yet: run `python benchmarks/run.py`._"
     out = []
     for device, section in record.get("devices", {}).items():
+        variants = _variant_names(section)
         out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
-                "(second epoch; speed-up over the seed-style pipeline)", "",
-                "| model | notebook | batch | seed-style | " + " | ".join(_variant_names(section)) + " | test MSE plain → fast |",
-                "| --- | --- | --- | --- | " + " | ".join("---" for _ in _variant_names(section)) + " | --- |"]
+                "(median of timed epochs after a warm-up; speed-up over the seed-style pipeline)", "",
+                "| model | notebook | batch | seed-style | " + " | ".join(variants) + " | test MSE plain → fast |",
+                "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |"]
         for name, row in section["throughput"]["models"].items():
             rates = row["samples_per_s"]
             cells = [f"{rates[v]:,.0f} ({row['speedup'][v]:.1f}×)" for v in _variant_names(section)]
@@ -78,6 +80,8 @@ def benchmarks_table(record: dict[str, Any]) -> str:
             quality = " → ".join(f"{v:.5f}" for v in mse.values()) if mse else "–"
             out.append(f"| `{name}` | {row['notebook']} | {row['batch_size']} | {rates['seed_style']:,.0f} | "
                        + " | ".join(cells) + f" | {quality} |")
+        if section["throughput"].get("note"):
+            out += ["", f"_Note: {section['throughput']['note']}._"]
         latency = section.get("slider_latency_ms")
         if latency:
             out += ["", "Latent explorer, one slider event (decode + redraw), ms over 100 events: "

@@ -27,7 +27,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import slider_latency  # noqa: E402
 import throughput  # noqa: E402
 
 from aenb.device import device_name, get_device  # noqa: E402
@@ -44,17 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run every aenb benchmark and record it in results/benchmarks.json")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--quality-epochs", type=int, default=3, help="epochs for the plain-vs-fast MSE check")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per pipeline and model (median)")
+    parser.add_argument("--only", default=None, help="only models whose name matches this regular expression")
     parser.add_argument("--skip-slider", action="store_true", help="skip the slider latency (no ipywidgets)")
     parser.add_argument("--out", type=Path, default=output_dir("results", "full") / "benchmarks.json")
     args = parser.parse_args(argv)
 
     device = get_device(args.device)
-    section = {"throughput": throughput.run(device, quality_epochs=args.quality_epochs)}
+    section = {"throughput": throughput.run(device, quality_epochs=args.quality_epochs, only=args.only,
+                                            repeats=args.repeats)}
     if not args.skip_slider:
+        import slider_latency  # needs ipywidgets; a GPU box without Jupyter can skip it
+
         section["slider_latency_ms"] = slider_latency.measure(100)
     section["torch"] = torch.__version__
     record = json.loads(args.out.read_text()) if args.out.exists() else {}
-    record.setdefault("devices", {})[device_name(device)] = section
+    previous = record.setdefault("devices", {}).get(device_name(device), {})
+    if args.only and previous:  # a partial run updates its models and keeps the others
+        models = {**previous["throughput"]["models"], **section["throughput"]["models"]}
+        section = {**previous, **section, "throughput": {**section["throughput"], "models": models}}
+    record["devices"][device_name(device)] = section
     record["notebook_seconds"] = notebook_seconds()
     text = json.dumps(record, indent=2) + "\n"
     atomic_write(args.out, lambda tmp: tmp.write_text(text))

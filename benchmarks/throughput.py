@@ -6,10 +6,10 @@ converted from PIL images on the fly and copied to the device, ``loss.item()`` r
 every step. aenb's ``fit`` trains the same model with the same batch size and optimizer
 (Adam, lr 1e-3) from device-resident tensors (see aenb/steps.py for what else it does).
 
-For each model and pipeline: one warm-up epoch, then one timed epoch over the 60,000
-training images (for ``fit``: the second epoch of a two-epoch run, so graph capture and
-first-call costs are excluded as the seed-style warm-up excludes them); samples per
-second = 60,000 / seconds. Run it alone::
+For each model and pipeline: one warm-up epoch, then the median of ``repeats`` timed
+epochs over the 60,000 training images (for ``fit``: epochs 2, 3, ... of one run, so graph
+capture and first-call costs are excluded as the seed-style warm-up excludes them);
+samples per second = 60,000 / seconds. Run it alone::
 
     python benchmarks/throughput.py            # every model, this machine's best device
     python benchmarks/throughput.py --quality  # also: test MSE after a few epochs, plain vs fast
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -32,7 +34,8 @@ from aenb.callbacks import Callback
 from aenb.data import data_dir, load_dataset
 from aenb.device import device_name, get_device, seed_everything
 from aenb.metrics import reconstruction_mse
-from aenb.models import MLPAutoencoder
+from aenb.models import VAE, ConvAutoencoder, MLPAutoencoder
+from aenb.models.vae import VAELoss
 from aenb.training import fit, mse_loss
 
 
@@ -52,6 +55,10 @@ def cases() -> list[Case]:
     found = [
         Case("mlp_ae_784-128-64-12-3", "01, 02", lambda: MLPAutoencoder((784, 128, 64, 12, 3), "tanh"), 100),
         Case("shallow_ae_784-64-784", "01", lambda: MLPAutoencoder((784, 64), "relu", code_activation=True), 100),
+        Case("vae_784-400-20_bce", "03", lambda: VAE((784, 400, 20)), 128, VAELoss("bce")),
+        Case("vae_784-256-2_half_sse", "03", lambda: VAE((784, 256, 2)), 128, VAELoss("half_sse")),
+        Case("conv_ae_z10_upsample", "04", lambda: ConvAutoencoder(10, "upsample"), 128),
+        Case("conv_ae_z10_transpose", "04", lambda: ConvAutoencoder(10, "transpose"), 128),
     ]
     return found
 
@@ -99,8 +106,12 @@ def seed_style_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.opti
 
 
 def measure_case(case: Case, device: torch.device, train_images: torch.Tensor, *,
-                 variants: dict[str, dict]) -> dict:
-    """Samples/s of the seed-style loop and of each ``fit`` variant (kwargs for fit)."""
+                 variants: dict[str, dict], repeats: int = 3) -> dict:
+    """Samples/s of the seed-style loop and of each ``fit`` variant (kwargs for fit).
+
+    Each figure is the median over ``repeats`` timed epochs, after one warm-up epoch:
+    timings on a shared machine are noisy, and a median of several is what we quote.
+    """
     n = len(train_images)
     out: dict[str, float] = {}
     seed_everything(0)
@@ -109,13 +120,14 @@ def measure_case(case: Case, device: torch.device, train_images: torch.Tensor, *
     loader = DataLoader(dataset, batch_size=case.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     seed_style_epoch(model, loader, optimizer, case.loss, device)  # warm-up
-    out["seed_style"] = n / seed_style_epoch(model, loader, optimizer, case.loss, device)
+    seconds = [seed_style_epoch(model, loader, optimizer, case.loss, device) for _ in range(repeats)]
+    out["seed_style"] = n / statistics.median(seconds)
     on_device = train_images.to(device)
     for name, kwargs in variants.items():
         timer = EpochTimer(device)
-        fit(case.build(), on_device, epochs=2, batch_size=case.batch_size, loss=case.loss,
+        fit(case.build(), on_device, epochs=1 + repeats, batch_size=case.batch_size, loss=case.loss,
             generator=seed_everything(0), device=device, verbose=False, callbacks=[timer], **kwargs)
-        out[name] = n / timer.seconds[-1]  # epoch 2: after warm-up (and graph capture) in epoch 1
+        out[name] = n / statistics.median(timer.seconds[1:])  # epoch 1 is the warm-up (and graph capture)
     return out
 
 
@@ -140,19 +152,19 @@ def variants_for(device: torch.device) -> dict[str, dict]:
             "fit_graphs": {"cuda_graphs": True, "precision": "fp32"},
             "fit_fast": {},  # the defaults: graphs, and bf16 for conv models
         }
-    return {"fit_2threads": {"cpu_threads": 2}, "fit_fast": {}}
+    return {"fit_1thread": {"cpu_threads": 1}, "fit_fast": {}}  # fit_fast: PyTorch's threads, one per core
 
 
-def run(device: torch.device, *, quality_epochs: int = 0, only: str | None = None) -> dict:
+def run(device: torch.device, *, quality_epochs: int = 0, only: str | None = None, repeats: int = 3) -> dict:
     train = load_dataset("mnist", "train")
     test = load_dataset("mnist", "test")
     variants = variants_for(device)
     rows = {}
     for case in cases():
-        if only and only not in case.name:
+        if only and not re.search(only, case.name):
             continue
         row = {"notebook": case.notebook, "batch_size": case.batch_size,
-               "samples_per_s": measure_case(case, device, train.images, variants=variants)}
+               "samples_per_s": measure_case(case, device, train.images, variants=variants, repeats=repeats)}
         row["speedup"] = {k: v / row["samples_per_s"]["seed_style"] for k, v in row["samples_per_s"].items()}
         if quality_epochs:
             row["test_mse_after"] = quality_epochs
@@ -164,7 +176,7 @@ def run(device: torch.device, *, quality_epochs: int = 0, only: str | None = Non
         if quality_epochs:
             print(" " * 29 + "test MSE " + "  ".join(f"{k} {v:.5f}" for k, v in row["test_mse"].items()), flush=True)
     return {"device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "models": rows}
+            "repeats": repeats, "models": rows}
 
 
 def main() -> None:
@@ -172,10 +184,11 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--quality", type=int, default=0, metavar="EPOCHS",
                         help="also train EPOCHS epochs per variant and compare test MSE")
-    parser.add_argument("--only", default=None, help="only models whose name contains this")
+    parser.add_argument("--only", default=None, help="only models whose name matches this regular expression")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per pipeline (median)")
     parser.add_argument("--out", default=None, help="write the JSON here")
     args = parser.parse_args()
-    result = run(get_device(args.device), quality_epochs=args.quality, only=args.only)
+    result = run(get_device(args.device), quality_epochs=args.quality, only=args.only, repeats=args.repeats)
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as fh:

@@ -30,7 +30,8 @@ def test_seed_everything_repeats_every_generator() -> None:
     draws = []
     for _ in range(2):
         gen = seed_everything(7)
-        draws.append((random.random(), float(np.random.rand()), float(torch.rand(1)), float(torch.rand(1, generator=gen))))
+        draws.append((random.random(), float(np.random.rand()), float(torch.rand(1)),
+                      float(torch.rand(1, generator=gen))))
     assert draws[0] == draws[1]
     seed_everything(8)
     assert float(torch.rand(1)) != draws[0][2]

@@ -29,7 +29,8 @@ def test_non_finite_metrics_are_refused() -> None:
 def test_readme_table_is_rebuilt_from_the_files(tmp_path: Path) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "01_demo.json").write_text(json.dumps({"test_mse": 0.0333, "curve": {"2": 0.1}, "mode": "full", "device": "cpu", "seconds": 9.5}))
+    record = {"test_mse": 0.0333, "curve": {"2": 0.1}, "mode": "full", "device": "cpu", "seconds": 9.5}
+    (folder / "01_demo.json").write_text(json.dumps(record))
     (folder / "benchmarks.json").write_text("{}")
     table = results.results_table(results.load_results(folder))
     assert "| `01_demo` | `test_mse` | 0.0333 | cpu | 9.5 |" in table

@@ -159,7 +159,8 @@ def test_divergence_names_the_batch_and_restores_the_last_good_weights(mnist_tra
         value = mse_loss(output, target)
         return value * float("inf") if calls["n"] == 2 * 10 + 4 else value
 
-    with pytest.raises(FloatingPointError, match=r"first non-finite at batch 3 of epoch 2.*lower learning rate") as info:
+    expected = r"first non-finite at batch 3 of epoch 2.*lower learning rate"
+    with pytest.raises(FloatingPointError, match=expected) as info:
         fit(model, x, epochs=5, batch_size=100, loss=loss, verbose=False)
     assert len(info.value.history) == 3 and info.value.history.stopped_epoch == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())  # Adam had turned them into NaN
