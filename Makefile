@@ -10,8 +10,11 @@ STAMP  := $(VENV)/.aenb-installed
 
 .PHONY: lab test setup results clean
 
+# JupyterLab refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: setup
 	AENB_MODE=fast $(PY) -m pytest
