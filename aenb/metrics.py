@@ -7,7 +7,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch import nn
 
-from .training import predict
+from .models.common import reconstruction_of
 
 
 @torch.inference_mode()
@@ -18,7 +18,7 @@ def per_image_mse(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1
     errors = []
     for start in range(0, len(images), batch_size):
         xb = images[start : start + batch_size].to(device)
-        recon = predict(model, xb, batch_size=batch_size)
+        recon = reconstruction_of(model(xb))
         errors.append((recon - xb).pow(2).flatten(1).mean(1).float().cpu())
     return torch.cat(errors)
 

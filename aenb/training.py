@@ -26,9 +26,7 @@ from tqdm.auto import tqdm
 from .callbacks import Callback, TerminateOnNaN
 from .device import get_device
 from .models.common import reconstruction_of
-from .steps import EagerSteps, GraphedSteps, as_loss_dict
-
-LossFn = Callable[[Any, torch.Tensor], "torch.Tensor | Mapping[str, torch.Tensor]"]
+from .steps import EagerSteps, GraphedSteps, LossFn, as_loss_dict
 
 
 @dataclass
@@ -190,18 +188,15 @@ def fit(
     model.to(device)
     x = x.to(device)
     y = y.to(device) if y is not None else None
-    if validation_split:
-        n_val = int(round(len(x) * validation_split))
-        x, x_val = x[: len(x) - n_val], x[len(x) - n_val :]
-        if y is not None:
-            y, y_val = y[: len(y) - n_val], y[len(y) - n_val :]
-            validation_data = (x_val, y_val)
-        else:
-            validation_data = x_val
     if isinstance(validation_data, (tuple, list)):
         x_val, y_val = validation_data
     else:
         x_val, y_val = validation_data, None
+    if validation_split:
+        cut = len(x) - int(round(len(x) * validation_split))
+        x, x_val = x[:cut], x[cut:]
+        if y is not None:
+            y, y_val = y[:cut], y[cut:]
     if x_val is not None:
         x_val = x_val.to(device)
         y_val = y_val.to(device) if y_val is not None else None
