@@ -1,4 +1,4 @@
-"""Numbers the notebooks report: reconstruction error of a model and of PCA."""
+"""Numbers the notebooks report: reconstruction error (model and PCA), PSNR and SSIM, OOD AUC, kNN accuracy."""
 
 from __future__ import annotations
 
@@ -45,3 +45,79 @@ def pca_mse(pca: PCA, images: torch.Tensor) -> float:
     """Mean squared error per pixel of the PCA reconstruction of ``images``."""
     recon = pca_reconstruct(pca, images)
     return float((recon - images.detach().float().cpu()).pow(2).mean())
+
+
+def psnr(images: torch.Tensor, targets: torch.Tensor, *, max_value: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio of each image against its target, in dB, shape ``(N,)``.
+
+    ``PSNR = 10 log10(max_value^2 / MSE)`` with the MSE over the image's pixels: +6 dB means
+    half the root-mean-squared error. Tables report the *mean over images* (the usual
+    convention in denoising papers), which is a little higher than the PSNR of the mean MSE.
+    An exact copy has an infinite PSNR.
+    """
+    if images.shape != targets.shape:
+        raise ValueError(f"psnr needs images and targets of the same shape, got {tuple(images.shape)} "
+                         f"and {tuple(targets.shape)}")
+    if images.ndim < 2:
+        raise ValueError(f"psnr expects a batch (N, ...) of images, got shape {tuple(images.shape)}")
+    mse = (images.detach().float() - targets.detach().float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(max_value**2 / mse)
+
+
+def ssim(images: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+    """Structural similarity (Wang et al., 2004) of each image against its target, shape ``(N,)``.
+
+    scikit-image's ``structural_similarity`` with its default 7x7 window on ``[0, 1]`` images:
+    1 for identical images; unlike PSNR it rewards kept edges and local contrast over a
+    uniformly small pixel error.
+    """
+    from skimage.metrics import structural_similarity
+
+    if images.shape != targets.shape:
+        raise ValueError(f"ssim needs images and targets of the same shape, got {tuple(images.shape)} "
+                         f"and {tuple(targets.shape)}")
+    a = images.detach().float().cpu().reshape(len(images), *images.shape[-2:]).numpy()
+    b = targets.detach().float().cpu().reshape(len(targets), *targets.shape[-2:]).numpy()
+    return np.array([structural_similarity(x, y, data_range=1.0) for x, y in zip(a, b)])
+
+
+def ood_auc(in_scores: torch.Tensor | np.ndarray, out_scores: torch.Tensor | np.ndarray) -> float:
+    """ROC AUC of telling out-of-distribution from in-distribution samples by a score (higher: more "out").
+
+    The probability that a random out-of-distribution sample scores higher than a random
+    in-distribution one (scikit-learn's ``roc_auc_score``): 0.5 is chance, 1.0 perfect. With a
+    reconstruction error as the score, it measures how well an autoencoder knows what it
+    was trained on.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    a = np.asarray(in_scores, dtype=np.float64).reshape(-1)
+    b = np.asarray(out_scores, dtype=np.float64).reshape(-1)
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError(f"ood_auc needs scores of both kinds, got {len(a)} in- and {len(b)} out-of-distribution")
+    return float(roc_auc_score(np.r_[np.zeros(len(a)), np.ones(len(b))], np.r_[a, b]))
+
+
+def knn_accuracy(train_features: torch.Tensor | np.ndarray, train_labels: torch.Tensor | np.ndarray,
+                 test_features: torch.Tensor | np.ndarray, test_labels: torch.Tensor | np.ndarray,
+                 *, k: int = 5) -> float:
+    """Test accuracy of a k-nearest-neighbour classifier (scikit-learn, Euclidean distance).
+
+    It has no weights to train, so it measures the feature space itself: are images of the
+    same class near each other in it? Features are ``(N, d)``; images are flattened.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    def flat(a: torch.Tensor | np.ndarray) -> np.ndarray:
+        a = a.detach().float().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float32)
+        return a.reshape(len(a), -1)
+
+    x_train, x_test = flat(train_features), flat(test_features)
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"train and test features must have the same size, "
+                         f"got {x_train.shape[1]} and {x_test.shape[1]}")
+    y_train, y_test = np.asarray(train_labels).reshape(-1), np.asarray(test_labels).reshape(-1)
+    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
+        raise ValueError("expected one label per sample")
+    classifier = KNeighborsClassifier(n_neighbors=k).fit(x_train, y_train)
+    return float(classifier.score(x_test, y_test))

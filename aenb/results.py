@@ -50,15 +50,26 @@ def _fmt(value: Any) -> str:
 
 
 def results_table(results: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table: one row per scalar metric of each notebook."""
+    """A Markdown table: one row per scalar metric of each notebook.
+
+    A metric that is a flat dict of numbers (e.g. ``knn_accuracy: {"pixels": 0.97, ...}``) gets
+    one row per entry, named ``knn_accuracy.pixels``; deeper structures (curves) stay in the JSON.
+    """
     lines = ["| notebook | metric | value | device | seconds |", "| --- | --- | --- | --- | --- |"]
+    is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     for stem, record in results.items():
         meta = {"mode", "device", "seconds"}
+        device, seconds = record.get("device", "?"), record.get("seconds", "?")
         for key, value in record.items():
-            if key in meta or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in meta:
+                continue
+            if isinstance(value, dict) and value and all(is_number(v) for v in value.values()):
+                rows = [(f"{key}.{k}", v) for k, v in value.items()]
+            elif is_number(value):
+                rows = [(key, value)]
+            else:
                 continue  # the table lists numbers; curves and labels stay in the JSON
-            device, seconds = record.get("device", "?"), record.get("seconds", "?")
-            lines.append(f"| `{stem}` | `{key}` | {_fmt(value)} | {device} | {seconds} |")
+            lines += [f"| `{stem}` | `{name}` | {_fmt(v)} | {device} | {seconds} |" for name, v in rows]
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""Walk around a decoder's latent space with sliders: :class:`LatentExplorer`.
+"""Sliders in the notebook: :class:`LatentExplorer` walks a decoder's latent space, :class:`NoiseExplorer`
+turns the noise of a denoising autoencoder up and down (notebook 05).
 
 A decoder turns any code ``z`` into an image, not only the codes of real images. The
 fastest way to understand what it has learned is to move through code space and watch
@@ -117,7 +118,25 @@ def _palette_png(indices: np.ndarray, palette: bytes) -> bytes:
     return buf.getvalue()
 
 
-class LatentExplorer:
+class _Explorer:
+    """What both explorers share: shown as their ``widget``, with a stable text/plain line."""
+
+    widget: widgets.Widget
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget's own bundle with a text/plain line that does not depend on the weights."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+
+def _figure_png(fig: Figure) -> PNGImage:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return PNGImage(data=buf.getvalue(), format="png")
+
+
+class LatentExplorer(_Explorer):
     """Sliders for every code dimension and the image the decoder draws from them.
 
     Args:
@@ -505,9 +524,7 @@ class LatentExplorer:
             ax.set_xlim(self.ranges[0])
             ax.set_ylim(self.ranges[1])
         fig.suptitle("Latent explorer (static snapshot): " + self._coords_text.split("; nearest")[0], fontsize="medium")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return PNGImage(data=buf.getvalue(), format="png")
+        return _figure_png(fig)
 
     def _draw_slider_panel(self, ax: Any) -> None:
         """The sliders as drawn tracks: each one's range, its handle, and its value."""
@@ -536,8 +553,121 @@ class LatentExplorer:
         names = ", ".join(f"z{i + 1}" for i in range(d)) if d <= 4 else f"z1..z{d}"
         return f"LatentExplorer(sliders: {names}; prior={self.prior!r})"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """The widget's own bundle with a text/plain line that does not depend on the weights."""
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/plain"] = repr(self)
-        return bundle
+
+
+class NoiseExplorer(_Explorer):
+    """A slider on the noise factor ``f``: a test image, its noisy copy, and what denoisers make of it.
+
+    The noise pattern of each image is drawn once (``eps ~ N(0, 1)``, seeded), and the slider
+    scales it: the noisy image is ``clip(x + f * eps, 0, 1)``, exactly :func:`aenb.noise.add_noise`
+    with a fixed draw, so dragging the slider shows the *same* noise growing rather than a new
+    random pattern at every step. Each panel's caption gives its PSNR against the clean image.
+
+    Args:
+        images: clean images ``(N, 1, H, W)`` in [0, 1]; the button steps through them.
+        denoisers: name -> model (or any callable mapping ``(1, 1, H, W)`` to the same shape),
+            shown in this order after the noisy image; may be empty.
+        factor: the slider's start value.
+        max_factor: the slider's maximum.
+        seed: seed of the noise patterns.
+        title: a line of text above the widget.
+
+    Attributes:
+        factor_slider: the ``ipywidgets.FloatSlider`` of ``f``; ``index``: the image shown.
+        panels: name -> the current image of each panel (``"clean"``, ``"noisy"``, denoisers),
+            float ``(H, W)`` arrays in [0, 1]; ``psnr``: name -> its PSNR in dB.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        denoisers: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        *,
+        factor: float = 0.5,
+        max_factor: float = 1.0,
+        seed: int = 0,
+        title: str | None = None,
+    ) -> None:
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1 or len(images) == 0:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"images must be a non-empty (N, 1, H, W) tensor, got {got}")
+        if not 0.0 <= factor <= max_factor:
+            raise ValueError(f"factor must lie in [0, max_factor={max_factor}], got {factor}")
+        self.images = images.detach().float().cpu()
+        self.denoisers = dict(denoisers or {})
+        for model in self.denoisers.values():
+            if isinstance(model, nn.Module):
+                model.eval()
+        generator = torch.Generator().manual_seed(seed)
+        self._eps = torch.randn(self.images.shape, generator=generator)
+        self.index = 0
+        self.panels: dict[str, np.ndarray] = {}
+        self.psnr: dict[str, float] = {}
+
+        self.factor_slider = widgets.FloatSlider(
+            value=float(factor), min=0.0, max=float(max_factor), step=0.01, description="noise f",
+            continuous_update=True, readout_format=".2f", layout=widgets.Layout(width="360px"),
+        )
+        self.factor_slider.add_class("aenb-noise-slider")
+        self.factor_slider.observe(lambda _: self._update(), names="value")
+        self.next_button = widgets.Button(description="next test image", icon="step-forward",
+                                          layout=widgets.Layout(width="auto"))
+        self.next_button.on_click(lambda _: self.next_image())
+        names = ["noisy", *self.denoisers, "clean"]
+        size = str(self.images.shape[-1] * IMAGE_SCALE)
+        self._views = {name: widgets.Image(format="png", width=size, height=size) for name in names}
+        self._captions = {name: widgets.HTML() for name in names}
+        row = widgets.HBox([widgets.VBox([self._captions[n], self._views[n]]) for n in names],
+                           layout=widgets.Layout(flex_flow="row wrap"))
+        children: list[widgets.Widget] = [widgets.HBox([self.factor_slider, self.next_button]), row]
+        if title:
+            children.insert(0, widgets.HTML(f"<b>{title}</b>"))
+        self.widget = widgets.VBox(children)
+        self.widget.add_class("aenb-noise-explorer")
+        self._update()
+
+    @property
+    def factor(self) -> float:
+        return float(self.factor_slider.value)
+
+    def next_image(self) -> int:
+        """Show the next image (with its own noise pattern); returns its index."""
+        self.index = (self.index + 1) % len(self.images)
+        self._update()
+        return self.index
+
+    def _update(self) -> None:
+        clean = self.images[self.index : self.index + 1]
+        noisy = (clean + self.factor * self._eps[self.index : self.index + 1]).clamp(0.0, 1.0)
+        outputs = {"noisy": noisy}
+        with torch.inference_mode():
+            for name, model in self.denoisers.items():
+                param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+                device = param.device if param is not None else torch.device("cpu")
+                outputs[name] = model(noisy.to(device)).float().cpu()
+        outputs["clean"] = clean
+        self.panels, self.psnr = {}, {}
+        for name, image in outputs.items():
+            self.panels[name] = _decoded_image(image)
+            mse = float((image.clamp(0, 1) - clean).pow(2).mean())
+            self.psnr[name] = 10 * float(np.log10(1.0 / mse)) if mse > 0 else float("inf")
+            self._views[name].value = _to_png(self.panels[name], IMAGE_SCALE)
+            detail = "" if name == "clean" else f"<br>PSNR {self.psnr[name]:.1f} dB"
+            self._captions[name].value = f"<b>{name}</b>{detail}"
+
+    def snapshot(self) -> PNGImage:
+        """A PNG of the current state, for readers of the stored notebook (no kernel, no widgets)."""
+        names = list(self.panels)
+        fig = Figure(figsize=(2.1 * len(names), 2.6), dpi=100, layout="constrained")
+        FigureCanvasAgg(fig)
+        for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+            ax.imshow(self.panels[name], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(name if name == "clean" else f"{name}\n{self.psnr[name]:.1f} dB", fontsize="medium")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(f"Noise explorer (static snapshot): f = {self.factor:.2f}, test image #{self.index}",
+                     fontsize="medium")
+        return _figure_png(fig)
+
+    def __repr__(self) -> str:
+        return f"NoiseExplorer(f={self.factor:.2f}, denoisers={list(self.denoisers)})"

@@ -34,9 +34,10 @@ from aenb.callbacks import Callback
 from aenb.data import data_dir, load_dataset
 from aenb.device import device_name, get_device, seed_everything
 from aenb.metrics import reconstruction_mse
-from aenb.models import VAE, ConvAutoencoder, MLPAutoencoder
+from aenb.models import VAE, ConvAutoencoder, FastDenoiser, MLPAutoencoder, SeedDenoiser
 from aenb.models.vae import VAELoss
-from aenb.training import fit, mse_loss
+from aenb.noise import noisy_inputs
+from aenb.training import bce_loss, fit, mse_loss
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Case:
     build: Callable[[], nn.Module]
     batch_size: int
     loss: Callable = mse_loss
+    input_transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # e.g. noise for a denoiser
 
 
 def cases() -> list[Case]:
@@ -59,6 +61,10 @@ def cases() -> list[Case]:
         Case("vae_784-256-2_half_sse", "03", lambda: VAE((784, 256, 2)), 128, VAELoss("half_sse")),
         Case("conv_ae_z10_upsample", "04", lambda: ConvAutoencoder(10, "upsample"), 128),
         Case("conv_ae_z10_transpose", "04", lambda: ConvAutoencoder(10, "transpose"), 128),
+        Case("dae_seed_conv", "05", SeedDenoiser, 128, bce_loss, noisy_inputs(0.5)),
+        Case("dae_fast_conv", "05", FastDenoiser, 32, bce_loss, noisy_inputs(0.5)),
+        Case("dae_mlp_784-64-784", "05", lambda: MLPAutoencoder((784, 64), "relu", code_activation=True), 128,
+             bce_loss, noisy_inputs(0.5)),
     ]
     return found
 
@@ -86,7 +92,8 @@ def _sync(device: torch.device) -> None:
 
 
 def seed_style_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                     loss_fn: Callable, device: torch.device) -> float:
+                     loss_fn: Callable, device: torch.device,
+                     input_transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
     """One epoch the way the seed tutorials write it; returns seconds."""
     model.train()
     _sync(device)
@@ -94,7 +101,8 @@ def seed_style_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.opti
     train_loss = 0.0
     for images, _ in loader:
         images = images.to(device)
-        loss = loss_fn(model(images), images)
+        inputs = input_transform(images) if input_transform is not None else images
+        loss = loss_fn(model(inputs), images)
         if isinstance(loss, dict):
             loss = loss["loss"]
         optimizer.zero_grad()
@@ -119,14 +127,16 @@ def measure_case(case: Case, device: torch.device, train_images: torch.Tensor, *
     dataset = datasets.MNIST(str(data_dir()), train=True, download=False, transform=transforms.ToTensor())
     loader = DataLoader(dataset, batch_size=case.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    seed_style_epoch(model, loader, optimizer, case.loss, device)  # warm-up
-    seconds = [seed_style_epoch(model, loader, optimizer, case.loss, device) for _ in range(repeats)]
+    seed_style_epoch(model, loader, optimizer, case.loss, device, case.input_transform)  # warm-up
+    seconds = [seed_style_epoch(model, loader, optimizer, case.loss, device, case.input_transform)
+               for _ in range(repeats)]
     out["seed_style"] = n / statistics.median(seconds)
     on_device = train_images.to(device)
     for name, kwargs in variants.items():
         timer = EpochTimer(device)
         fit(case.build(), on_device, epochs=1 + repeats, batch_size=case.batch_size, loss=case.loss,
-            generator=seed_everything(0), device=device, verbose=False, callbacks=[timer], **kwargs)
+            input_transform=case.input_transform, generator=seed_everything(0), device=device, verbose=False,
+            callbacks=[timer], **kwargs)
         out[name] = n / statistics.median(timer.seconds[1:])  # epoch 1 is the warm-up (and graph capture)
     return out
 
@@ -138,8 +148,8 @@ def quality_case(case: Case, device: torch.device, train: torch.Tensor, test: to
     for name, kwargs in variants.items():
         gen = seed_everything(0)
         model = case.build()
-        fit(model, train, epochs=epochs, batch_size=case.batch_size, loss=case.loss, generator=gen,
-            device=device, verbose=False, **kwargs)
+        fit(model, train, epochs=epochs, batch_size=case.batch_size, loss=case.loss,
+            input_transform=case.input_transform, generator=gen, device=device, verbose=False, **kwargs)
         result[name] = reconstruction_mse(model, test.to(device))
     return result
 

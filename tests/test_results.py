@@ -29,12 +29,15 @@ def test_non_finite_metrics_are_refused() -> None:
 def test_readme_table_is_rebuilt_from_the_files(tmp_path: Path) -> None:
     folder = tmp_path / "results"
     folder.mkdir()
-    record = {"test_mse": 0.0333, "curve": {"2": 0.1}, "mode": "full", "device": "cpu", "seconds": 9.5}
+    record = {"test_mse": 0.0333, "knn": {"pixels": 0.97, "pca": 0.93}, "curve": {"pca": {"2": 0.1}},
+              "label": "x", "mode": "full", "device": "cpu", "seconds": 9.5}
     (folder / "01_demo.json").write_text(json.dumps(record))
     (folder / "benchmarks.json").write_text("{}")
     table = results.results_table(results.load_results(folder))
     assert "| `01_demo` | `test_mse` | 0.0333 | cpu | 9.5 |" in table
-    assert "curve" not in table and "benchmarks" not in table
+    # a flat dict of numbers: one row per entry; deeper curves and text stay in the JSON
+    assert "| `01_demo` | `knn.pixels` | 0.97 | cpu | 9.5 |" in table and "`knn.pca`" in table
+    assert "curve" not in table and "label" not in table and "benchmarks" not in table
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nstale\n{results.END}\noutro\n")
     assert results.update_readme(readme, results.load_results(folder)) is True

@@ -7,13 +7,16 @@ with in ``self.config`` so a checkpoint can rebuild it (see :mod:`aenb.checkpoin
 * :mod:`aenb.models.mlp` -- fully-connected autoencoders (notebooks 01, 02)
 * :mod:`aenb.models.conv` -- convolutional autoencoders, upsampling or transposed-convolution decoders (notebook 04)
 * :mod:`aenb.models.vae` -- variational autoencoders, the KL divergence, ELBO losses (notebook 03)
+* :mod:`aenb.models.denoising` -- convolutional denoising autoencoders, the seed's and a faster one (notebook 05)
 """
 
 from .common import IMAGE_SHAPE, check_codes, check_images, reconstruction_of
 from .conv import ConvAutoencoder
+from .denoising import FastDenoiser, SeedDenoiser
 from .mlp import MLPAutoencoder
 from .vae import VAE
 
 __all__ = [
-    "ConvAutoencoder", "IMAGE_SHAPE", "MLPAutoencoder", "VAE", "check_codes", "check_images", "reconstruction_of",
+    "ConvAutoencoder", "FastDenoiser", "IMAGE_SHAPE", "MLPAutoencoder", "SeedDenoiser", "VAE", "check_codes",
+    "check_images", "reconstruction_of",
 ]
