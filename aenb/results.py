@@ -95,7 +95,8 @@ def benchmarks_table(record: dict[str, Any]) -> str:
             out += ["", f"_Note: {section['throughput']['note']}._"]
         latency = section.get("slider_latency_ms")
         if latency:
-            out += ["", "Latent explorer, one slider event (decode + redraw), ms over 100 events: "
+            out += ["", "Slider events (model call + redraw; 3d, 2d: latent explorer, noise: notebook 05's "
+                    "noise slider), ms over 100 events: "
                     + "; ".join(f"{k}: median {v['median_ms']:.1f}, worst {v['worst_ms']:.1f}"
                                 for k, v in latency.items() if isinstance(v, dict) and "median_ms" in v)]
         out.append("")

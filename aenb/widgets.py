@@ -617,6 +617,7 @@ class NoiseExplorer(_Explorer):
         size = str(self.images.shape[-1] * IMAGE_SCALE)
         self._views = {name: widgets.Image(format="png", width=size, height=size) for name in names}
         self._captions = {name: widgets.HTML() for name in names}
+        self._views["noisy"].add_class("aenb-noise-image")
         row = widgets.HBox([widgets.VBox([self._captions[n], self._views[n]]) for n in names],
                            layout=widgets.Layout(flex_flow="row wrap"))
         children: list[widgets.Widget] = [widgets.HBox([self.factor_slider, self.next_button]), row]

@@ -1,4 +1,4 @@
-"""How long one slider event of :class:`aenb.widgets.LatentExplorer` takes.
+"""How long one slider event of :class:`aenb.widgets.LatentExplorer` and ``NoiseExplorer`` takes.
 
 A slider sends an event for every step it is dragged; if handling one takes longer than
 ~50 ms the image lags behind the hand. This script times the whole Python side of an
@@ -8,7 +8,9 @@ text -- for two explorers on the 10,000 MNIST test codes:
 * ``3d``: notebook 01's 784-128-64-12-3 model (its full-mode checkpoint if present,
   else an untrained model of the same shape: the cost does not depend on the weights),
   with the nearest test image shown beside the decoded one;
-* ``2d``: a 784-128-64-12-2 model, which adds the scatter with the moving marker.
+* ``2d``: a 784-128-64-12-2 model, which adds the scatter with the moving marker;
+* ``noise``: notebook 05's noise slider with its four denoisers (untrained: same cost), each
+  event re-noising a digit and running all four models on it.
 
 Run ``python benchmarks/slider_latency.py``; ``measure(n)`` returns the numbers for
 ``benchmarks/run.py``. Transport to the browser is not included (it is local, and
@@ -27,9 +29,9 @@ import torch
 
 from aenb.checkpoints import load_checkpoint
 from aenb.data import load_dataset
-from aenb.models import MLPAutoencoder
+from aenb.models import FastDenoiser, MLPAutoencoder, SeedDenoiser
 from aenb.paths import output_dir
-from aenb.widgets import LatentExplorer
+from aenb.widgets import LatentExplorer, NoiseExplorer
 
 TARGET_MS = 50.0
 Z3 = [784, 128, 64, 12, 3]
@@ -45,12 +47,12 @@ def _model_z3() -> tuple[MLPAutoencoder, str]:
         return MLPAutoencoder(sizes=Z3).eval(), "untrained (no checkpoint)"
 
 
-def _time_events(explorer: LatentExplorer, n: int) -> list[float]:
+def _time_events(sliders: list[Any], n: int) -> list[float]:
     """Per-event wall times in ms: the sliders take turns sweeping their range back and forth."""
     times = []
     for k in range(n):
-        slider = explorer.sliders[k % len(explorer.sliders)]
-        phase = (k // len(explorer.sliders)) / 10 % 2  # 0..2, a triangle wave
+        slider = sliders[k % len(sliders)]
+        phase = (k // len(sliders)) / 10 % 2  # 0..2, a triangle wave
         fraction = 0.05 + 0.9 * (phase if phase <= 1 else 2 - phase)
         value = slider.min + fraction * (slider.max - slider.min)
         if value == slider.value:  # an unchanged value fires no event; nudge it
@@ -62,18 +64,25 @@ def _time_events(explorer: LatentExplorer, n: int) -> list[float]:
 
 
 def measure(n: int = 100) -> dict[str, Any]:
-    """Median and worst milliseconds per slider event, for the 3-d and the 2-d explorer."""
+    """Median and worst milliseconds per slider event: 3-d and 2-d latent explorers, noise slider."""
     test = load_dataset("mnist", "test")
     model3, source = _model_z3()
     torch.manual_seed(0)
     model2 = MLPAutoencoder(sizes=Z3[:-1] + [2]).eval()
-    results: dict[str, Any] = {}
+    denoisers = {"mlp": MLPAutoencoder((784, 64), "relu", code_activation=True),
+                 "mlp_deep": MLPAutoencoder((784, 256, 64), "relu"), "seed": SeedDenoiser(), "ours": FastDenoiser()}
+    explorers = {}
     for key, model, note in (("3d", model3, source), ("2d", model2, "untrained, scatter + marker")):
         with torch.inference_mode():
             codes = model.encode(test.images)
         explorer = LatentExplorer(model.decode, model.latent_dim, codes=codes, labels=test.labels,
                                   class_names=test.classes, images=test.images)
-        times = _time_events(explorer, n)
+        explorers[key] = (explorer.sliders, note)
+    noise = NoiseExplorer(test.images[:10], denoisers)
+    explorers["noise"] = ([noise.factor_slider], "notebook 05's four denoisers, untrained")
+    results: dict[str, Any] = {}
+    for key, (sliders, note) in explorers.items():
+        times = _time_events(sliders, n)
         results[key] = {
             "model": note,
             "events": n,

@@ -1,11 +1,12 @@
-"""End-to-end: notebook 02's latent explorer works for a reader in a real browser.
+"""End-to-end: the notebooks' sliders work for a reader in a real browser.
 
 nbval only compares a notebook's stored outputs with a fresh run; it cannot see that a
 widget shows "Error displaying widget: model not found", or only its text fallback
 ``interactive(children=(FloatSlider...``, instead of live sliders. This test does what a
 reader does: it starts JupyterLab from this environment, opens the notebook in headless
-Chromium, runs all cells (``AENB_MODE=fast``), moves a latent slider with the keyboard and
-checks that the decoded image on screen changes.
+Chromium, runs all cells (``AENB_MODE=fast``), moves a slider with the keyboard and checks
+that the image on screen changes: notebook 02's latent explorer (the decoded image) and
+notebook 05's noise slider (the noisy digit).
 
 Run it alone with ``pytest -m e2e tests/test_e2e_browser.py``. It needs Debian's Chromium
 at ``/usr/bin/chromium`` (``apt-get install chromium``): without it the test is skipped,
@@ -56,10 +57,12 @@ IMAGE_UPDATE_TIMEOUT_S = 20.0
 #: range, towards the far end, so the whole move stays inside the range.
 SLIDER_PAGE_PRESSES = 20
 
-#: Selectors of the latent explorer built by ``aenb.widgets`` (its CSS classes).
-EXPLORER = ".aenb-latent-explorer"
-SLIDER = ".aenb-latent-slider"
-IMAGE = "img.aenb-latent-image"
+#: Per notebook: the CSS classes ``aenb.widgets`` gives the explorer, its slider and the image
+#: that must change when the slider moves.
+CASES = {
+    "02_latent_space_3d.ipynb": (".aenb-latent-explorer", ".aenb-latent-slider", "img.aenb-latent-image"),
+    "05_denoising_autoencoder.ipynb": (".aenb-noise-explorer", ".aenb-noise-slider", "img.aenb-noise-image"),
+}
 
 #: A moved latent coordinate must change the decoded picture by at least this much on
 #: average (grey levels, 0-255); identical screenshots give 0.
@@ -143,9 +146,9 @@ def page(lab: LabServer, browser_log: BrowserLog) -> Iterator[Page]:
 # --------------------------------------------------------------------------- the test
 
 
-def test_latent_explorer_updates_image(page: Page, lab: LabServer, notebook_name: str,
-                                       browser_log: BrowserLog) -> None:
-    """Run the notebook in JupyterLab; moving a latent slider must redraw the decoded image."""
+@pytest.mark.parametrize("notebook_name", list(CASES))
+def test_slider_updates_image(page: Page, lab: LabServer, notebook_name: str, browser_log: BrowserLog) -> None:
+    """Run the notebook in JupyterLab; moving its slider must redraw the image it drives."""
     out = artifacts_dir()
     stem = Path(notebook_name).stem
     started = time.monotonic()
@@ -162,6 +165,7 @@ def test_latent_explorer_updates_image(page: Page, lab: LabServer, notebook_name
 def _check_latent_explorer(page: Page, lab: LabServer, notebook_name: str,
                            browser_log: BrowserLog, artefact_prefix: Path) -> None:
     """The reader's steps and what they must see; screenshots go to ``<prefix>_before/after.png``."""
+    explorer_css, slider_css, image_css = CASES[notebook_name]
     # 1. Open the notebook and run every cell, as Run > Run All Cells does.
     open_notebook(page, lab, notebook_name)
     run_started = time.monotonic()
@@ -172,7 +176,7 @@ def _check_latent_explorer(page: Page, lab: LabServer, notebook_name: str,
         f"\n--- browser ---\n{browser_log}\n--- server log ---\n{lab.log_tail()}"
 
     # 2. The explorer is rendered as live widgets, not as an error or a text fallback.
-    explorer = page.locator(EXPLORER).first
+    explorer = page.locator(explorer_css).first
     try:
         explorer.wait_for(state="visible", timeout=WIDGET_TIMEOUT_S * 1000)
         rendered = True
@@ -180,12 +184,12 @@ def _check_latent_explorer(page: Page, lab: LabServer, notebook_name: str,
         rendered = False
     errors = widget_error_texts(page)
     assert rendered and not errors, (
-        f"the latent explorer ({EXPLORER}) is {'shown' if rendered else 'not shown'} after running "
+        f"the explorer ({explorer_css}) is {'shown' if rendered else 'not shown'} after running "
         f"the notebook; widget errors in outputs: {errors or 'none'}\n--- browser ---\n{browser_log}")
 
-    slider = explorer.locator(SLIDER).first
+    slider = explorer.locator(slider_css).first
     handle = slider.locator(".noUi-handle").first
-    image = explorer.locator(IMAGE).first
+    image = explorer.locator(image_css).first
     image.scroll_into_view_if_needed()
     wait_for_image_loaded(image)
     before = image.screenshot(path=str(artefact_prefix) + "_before.png", animations="disabled")
