@@ -21,6 +21,11 @@ import torch
 from .models.common import check_images
 
 
+def _check_factor(factor: float) -> None:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
+        raise ValueError(f"noise factor must be a finite number >= 0, got {factor!r}")
+
+
 def add_noise(images: torch.Tensor, factor: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """``clip(images + factor * N(0, 1), 0, 1)``: a new tensor, ``images`` is left alone.
 
@@ -32,8 +37,7 @@ def add_noise(images: torch.Tensor, factor: float, *, generator: torch.Generator
             :func:`aenb.device.seed_everything` seeds.
     """
     check_images(images, "add_noise")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
-        raise ValueError(f"noise factor must be a finite number >= 0, got {factor!r}")
+    _check_factor(factor)
     noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
     return (images + factor * noise).clamp_(0.0, 1.0)
 
@@ -44,5 +48,5 @@ def noisy_inputs(factor: float) -> Callable[[torch.Tensor], torch.Tensor]:
     The target stays the clean image, so each epoch sees the digits with new noise (the
     model cannot memorise one noisy copy).
     """
-    add_noise(torch.zeros(1, 1, 28, 28), factor)  # fail now, not in the middle of training
+    _check_factor(factor)  # fail now, not in the middle of training
     return partial(add_noise, factor=factor)

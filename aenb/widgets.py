@@ -39,6 +39,7 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import norm
 from torch import nn
 
+from .metrics import psnr
 from .plotting import plot_latent_2d
 
 #: Slider ranges taken from codes cover their 0.5th to 99.5th percentile per dimension...
@@ -554,7 +555,6 @@ class LatentExplorer(_Explorer):
         return f"LatentExplorer(sliders: {names}; prior={self.prior!r})"
 
 
-
 class NoiseExplorer(_Explorer):
     """A slider on the noise factor ``f``: a test image, its noisy copy, and what denoisers make of it.
 
@@ -595,7 +595,10 @@ class NoiseExplorer(_Explorer):
             raise ValueError(f"factor must lie in [0, max_factor={max_factor}], got {factor}")
         self.images = images.detach().float().cpu()
         self.denoisers = dict(denoisers or {})
-        for model in self.denoisers.values():
+        self._devices = {}  # where each denoiser runs, looked up once rather than per slider event
+        for name, model in self.denoisers.items():
+            param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+            self._devices[name] = param.device if param is not None else torch.device("cpu")
             if isinstance(model, nn.Module):
                 model.eval()
         generator = torch.Generator().manual_seed(seed)
@@ -643,15 +646,12 @@ class NoiseExplorer(_Explorer):
         outputs = {"noisy": noisy}
         with torch.inference_mode():
             for name, model in self.denoisers.items():
-                param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
-                device = param.device if param is not None else torch.device("cpu")
-                outputs[name] = model(noisy.to(device)).float().cpu()
+                outputs[name] = model(noisy.to(self._devices[name])).float().cpu()
         outputs["clean"] = clean
         self.panels, self.psnr = {}, {}
         for name, image in outputs.items():
             self.panels[name] = _decoded_image(image)
-            mse = float((image.clamp(0, 1) - clean).pow(2).mean())
-            self.psnr[name] = 10 * float(np.log10(1.0 / mse)) if mse > 0 else float("inf")
+            self.psnr[name] = float(psnr(image.clamp(0, 1), clean)[0])
             self._views[name].value = _to_png(self.panels[name], IMAGE_SCALE)
             detail = "" if name == "clean" else f"<br>PSNR {self.psnr[name]:.1f} dB"
             self._captions[name].value = f"<b>{name}</b>{detail}"
