@@ -28,9 +28,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-# Rebuild the README's results table from results/*.json.
+# Rebuild the README's results and benchmark tables from results/*.json (tools/readme_tables.py).
 results: setup
-	$(PY) -m aenb.results
+	$(PY) tools/readme_tables.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

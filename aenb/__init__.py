@@ -2,14 +2,30 @@
 
 One concept per module, so a reader can jump from a notebook straight to the code:
 
-* :mod:`aenb.data` -- MNIST / Fashion-MNIST as tensors, mini-batches
-* :mod:`aenb.models` -- the autoencoders
-* :mod:`aenb.training` -- ``fit``, callbacks, ``History``
-* :mod:`aenb.metrics` -- reconstruction error, PCA baseline
+* :mod:`aenb.notebook` -- ``setup`` / ``finish``: the first and last cell of every notebook
+* :mod:`aenb.data` -- MNIST / Fashion-MNIST as tensors; the first image of each class
+* :mod:`aenb.models` -- the autoencoders, one file per family (below); ``from aenb.models import VAE``
+* :mod:`aenb.models.common` -- image shape and the input checks every model shares
+* :mod:`aenb.models.mlp` -- fully-connected autoencoders (notebooks 01, 02)
+* :mod:`aenb.models.conv` -- convolutional autoencoders (notebook 04)
+* :mod:`aenb.models.vae` -- variational autoencoders, KL divergence, ELBO losses (notebook 03)
+* :mod:`aenb.models.denoising` -- convolutional denoisers (notebook 05)
+* :mod:`aenb.training` -- ``fit``, ``History``, ``evaluate``, ``predict``, ``reconstruct``, the losses
+* :mod:`aenb.validation` -- the argument checks ``fit`` / ``evaluate`` / ``predict`` run before touching the model
+* :mod:`aenb.callbacks` -- Keras' ``ModelCheckpoint``, ``EarlyStopping``; ``ReconstructionSnapshots``
+* :mod:`aenb.noise` -- the denoising notebook's noise, and ``fit``'s fresh-noise input transform
+* :mod:`aenb.metrics` -- reconstruction error, the PCA baseline, PSNR, SSIM, OOD AUC, k-NN accuracy
+* :mod:`aenb.summary` -- a Keras-format model summary; multiply-adds per image
 * :mod:`aenb.plotting` -- shared figures
-* :mod:`aenb.checkpoints` -- safe save / load
+* :mod:`aenb.widgets` -- ``LatentExplorer`` (``latent``), ``NoiseExplorer`` (``noise``), ``base``, PNGs (``images``)
+* :mod:`aenb.exercises` -- ``check_<name>(answer)``, one file per notebook's exercises; solutions in ``solutions/``
+* :mod:`aenb.pretrained` -- notebook 01's model for later notebooks: its checkpoint, or its recipe re-run
+* :mod:`aenb.checkpoints` -- safe save / load (``weights_only=True``)
+* :mod:`aenb.results` -- the notebooks' results JSON files
 * :mod:`aenb.device` -- device choice and seeding
-* :mod:`aenb.paths` / :mod:`aenb.results` -- where outputs go, results JSON, README table
+* :mod:`aenb.paths` -- the mode, where outputs go, atomic writes
+
+The README's tables are built from the results files by ``tools/readme_tables.py``, outside the package.
 """
 
 __version__ = "0.1.0"

@@ -3,7 +3,10 @@
 A checkpoint holds the weights *and* the arguments the model was built with, so it
 can be rebuilt without knowing them. Loading uses ``torch.load(weights_only=True)``:
 only tensors and plain containers are unpickled, so a file carrying a pickled payload
-(arbitrary code that would run on load) is refused rather than executed.
+(arbitrary code that would run on load) is refused rather than executed. A file that was
+edited by hand is checked before anything is built from it: every entry must be there, and
+the stored config must describe tensors of the shapes stored (a config asking for a
+billion-unit layer is refused without allocating it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from torch import nn
 from .paths import atomic_write
 
 FORMAT = "aenb-checkpoint-v1"
+#: The entries of a checkpoint file and the type each must have.
+ENTRIES: dict[str, type] = {"format": str, "class": str, "config": dict, "state_dict": dict, "metadata": dict}
 M = TypeVar("M", bound=nn.Module)
 
 
@@ -61,6 +66,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"cannot read {path} as a checkpoint: {type(exc).__name__}: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an aenb checkpoint (expected format {FORMAT!r})")
+    for key, kind in ENTRIES.items():
+        if key not in payload:
+            raise CheckpointError(
+                f"{path} has no {key!r} entry: the file was altered or not written by save_checkpoint")
+        if not isinstance(payload[key], kind):
+            raise CheckpointError(f"{path}: {key!r} should be a {kind.__name__}, found {type(payload[key]).__name__}")
     return payload
 
 
@@ -84,9 +95,28 @@ def load_checkpoint(path: str | Path, cls: type[M], **expected_config: Any) -> t
     ]
     if mismatches:
         raise CheckpointError(f"{path} is for another {cls.__name__}: " + "; ".join(mismatches))
+    _check_shapes(path, cls, config, payload["state_dict"])
     model = cls(**config)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path} does not fit {cls.__name__}({config}): {exc}") from exc
+    model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["metadata"]
+
+
+def _check_shapes(path: Path | str, cls: type[nn.Module], config: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Refuse a config whose model would not hold exactly the stored tensors, before allocating it.
+
+    The model is built on PyTorch's ``meta`` device, which records shapes without memory, so a
+    tampered ``sizes=[784, 10**9]`` costs nothing; its state dict is then compared with the file's.
+    """
+    try:
+        with torch.device("meta"):
+            expected = {name: tuple(t.shape) for name, t in cls(**config).state_dict().items()}
+    except Exception as exc:  # a config the constructor refuses: wrong names, types or values
+        raise CheckpointError(f"{path}: cannot build {cls.__name__}(**{config}): {type(exc).__name__}: {exc}") from exc
+    found = {name: tuple(t.shape) if isinstance(t, torch.Tensor) else None for name, t in stored.items()}
+    problems = [f"missing {name}" for name in expected if name not in found]
+    problems += [f"unexpected {name}" for name in found if name not in expected]
+    problems += [f"{name} is {found[name]} in the file, {shape} for this config"
+                 for name, shape in expected.items() if name in found and found[name] != shape]
+    if problems:
+        shown_problems = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise CheckpointError(f"{path}: the weights do not fit {cls.__name__}(**{config}): {shown_problems}")

@@ -1,11 +1,11 @@
-"""Datasets as whole tensors, and a fast mini-batch iterator over them.
+"""Datasets as whole tensors.
 
 Most tutorials feed their model through ``DataLoader(MNIST(transform=ToTensor()))``:
 every sample is turned from a PIL image into a tensor inside the training loop, which
 costs more than the model itself for these small networks. MNIST and Fashion-MNIST fit
 in memory many times over (60,000 x 784 floats = 188 MB), so we convert each split
-*once* into a float tensor in [0, 1] -- optionally already on the GPU -- and slice
-mini-batches out of it with :func:`batches`.
+*once* into a float tensor in [0, 1] -- optionally already on the GPU -- and
+:func:`aenb.training.fit` slices mini-batches out of it.
 
 Files come from ``torchvision.datasets`` with ``download=True``. Offline, put the
 original ``.gz`` files in ``data/<Dataset>/raw/`` (or point ``AENB_DATA`` at a folder
@@ -19,10 +19,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torchvision import datasets
+
+from .device import as_device
+from .paths import ROOT, env_folder
 
 #: Environment variable that points at a folder holding ``MNIST/raw/...`` and
 #: ``FashionMNIST/raw/...``; default: ``data/`` at the root of this repository.
@@ -33,6 +35,7 @@ DATASETS: dict[str, type[datasets.MNIST]] = {
     "mnist": datasets.MNIST,
     "fashion-mnist": datasets.FashionMNIST,
 }
+SPLITS = ("train", "test")
 
 
 class DataError(RuntimeError):
@@ -62,19 +65,10 @@ class Split:
         """A copy of this split on ``device``."""
         return Split(self.images.to(device), self.labels.to(device), self.classes, self.name)
 
-    def subset(self, n: int | None) -> "Split":
-        """The first ``n`` samples (all of them when ``n`` is None)."""
-        if n is None or n >= len(self):
-            return self
-        return Split(self.images[:n], self.labels[:n], self.classes, self.name)
-
 
 def data_dir() -> Path:
     """The folder datasets live in: ``$AENB_DATA`` if set, else ``data/`` in the repository."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "data"
+    return env_folder(DATA_ENV, ROOT / "data")
 
 
 def _md5(path: Path) -> str:
@@ -108,6 +102,32 @@ def _missing_message(cls: type[datasets.MNIST], raw: Path, cause: BaseException)
     )
 
 
+def _read_only_message(cls: type[datasets.MNIST], raw: Path, cause: OSError) -> str:
+    have_all = all((raw / filename).exists() for filename, _ in cls.resources)
+    why = ("it holds the original .gz files, but torchvision extracts them there once" if have_all
+           else "torchvision downloads and extracts the files there")
+    return (
+        f"Cannot write into {raw} ({type(cause).__name__}: {cause}): {why}. Make the folder writable "
+        f"(chmod -R u+w {raw}), or copy {raw.parents[1]} to a writable place and set {DATA_ENV} to the copy."
+    )
+
+
+def _check_arguments(name: object, split: object, limit: object) -> str:
+    """The dataset key for ``name``; TypeError / ValueError naming the choices for bad arguments."""
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, one of {sorted(DATASETS)}, got {type(name).__name__} {name!r}")
+    key = name.lower().replace("_", "-")
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: expected 'train' or 'test'")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise TypeError(f"limit must be a positive int (the first `limit` images) or None, got {type(limit).__name__}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive int (the first `limit` images) or None, got {limit}")
+    return key
+
+
 def load_dataset(
     name: str = "mnist",
     split: str = "train",
@@ -122,17 +142,14 @@ def load_dataset(
         split: ``"train"`` (60,000 images) or ``"test"`` (10,000 images).
         device: where to put the tensors (default: CPU). Putting them on the GPU once
             removes all host-to-device copies from the training loop.
-        limit: keep only the first ``limit`` samples (fast mode, tests).
+        limit: keep only the first ``limit`` samples (fast mode, tests); at least 1.
 
     Raises:
-        ValueError: unknown ``name`` or ``split``.
-        DataError: files missing and not downloadable, corrupted, or unreadable.
+        TypeError / ValueError: unknown ``name``, ``split`` or ``device``, or a bad ``limit``.
+        DataError: files missing and not downloadable, corrupted, unreadable, or in a read-only folder.
     """
-    key = name.lower().replace("_", "-")
-    if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}: expected 'train' or 'test'")
+    key = _check_arguments(name, split, limit)
+    device = as_device(device) if device is not None else None
     cls = DATASETS[key]
     root = data_dir()
     raw = root / cls.__name__ / "raw"
@@ -141,6 +158,8 @@ def load_dataset(
     if not extracted:
         try:  # torchvision verifies the md5 of .gz files already present, else downloads them
             cls(root=str(root), train=(split == "train"), download=True)
+        except PermissionError as exc:  # before OSError: a read-only folder is not "offline"
+            raise DataError(_read_only_message(cls, raw, exc)) from exc
         except (RuntimeError, OSError) as exc:  # offline: URLError (an OSError) or RuntimeError
             raise DataError(_missing_message(cls, raw, exc)) from exc
     try:
@@ -163,43 +182,21 @@ def load_dataset(
     return out.to(device) if device is not None else out
 
 
-def batches(
-    *tensors: torch.Tensor,
-    batch_size: int,
-    shuffle: bool = True,
-    generator: torch.Generator | None = None,
-    drop_last: bool = False,
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Yield mini-batches sliced out of tensors that share their first dimension.
+def first_of_each_class(split: Split) -> torch.Tensor:
+    """Indices (int64, on the labels' device) of the first image of each class, in class order.
 
-    The permutation is drawn on the tensors' device, so a GPU-resident dataset is
-    shuffled and indexed without any host round trip.
+    The notebooks follow these ten images through every figure::
 
-    Example::
+        samples = test.images[first_of_each_class(test)]
 
-        for (xb,) in batches(train.images, batch_size=100):
-            ...
+    A class with no image in ``split`` (a very small ``limit``) is a ValueError naming it.
     """
-    if not tensors:
-        raise ValueError("batches() needs at least one tensor")
-    n = len(tensors[0])
-    for t in tensors[1:]:
-        if len(t) != n:
-            raise ValueError(f"all tensors must have the same length: got {[len(t) for t in tensors]}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    device = tensors[0].device
-    if shuffle:
-        if generator is not None and generator.device != device:
-            order = torch.randperm(n, generator=generator).to(device)
-        else:
-            order = torch.randperm(n, generator=generator, device=device)
-    else:
-        order = None
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        if order is None:
-            yield tuple(t[start : start + batch_size] for t in tensors)
-        else:
-            idx = order[start : start + batch_size]
-            yield tuple(t[idx] for t in tensors)
+    if not isinstance(split, Split):
+        raise TypeError(f"first_of_each_class expects a Split from load_dataset, got {type(split).__name__}")
+    firsts = []
+    for label, name in enumerate(split.classes):
+        where = torch.nonzero(split.labels == label).flatten()
+        if len(where) == 0:
+            raise ValueError(f"no image of class {name!r} among the {len(split)} images of this split: load more")
+        firsts.append(where[0])
+    return torch.stack(firsts)

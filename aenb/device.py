@@ -12,20 +12,51 @@ import torch
 DEVICE_ENV = "AENB_DEVICE"
 
 
-def get_device(prefer: str | None = None) -> torch.device:
+def available_devices() -> list[str]:
+    """The device names that work on this machine: ``"cpu"``, then ``"cuda"``, ``"cuda:1"``... and ``"mps"``."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
+def as_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here, or a ValueError listing the ones that do.
+
+    ``torch.device("gpu")`` would answer with the 30-odd backends PyTorch knows of, and
+    ``torch.device("cuda")`` on a machine without CUDA only fails at the first tensor moved.
+    """
+    choices = available_devices()
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a string such as {choices[-1]!r} or a torch.device, got {type(device).__name__}")
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: choose one of {choices}, the devices this machine has") from None
+    if parsed.type == "cpu":
+        return parsed
+    usable = {
+        "cuda": torch.cuda.is_available() and (parsed.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not usable.get(parsed.type, False):
+        raise ValueError(f"device {str(device)!r} is not available on this machine: choose one of {choices}")
+    return parsed
+
+
+def get_device(prefer: torch.device | str | None = None) -> torch.device:
     """The best available device: CUDA, then Apple MPS, then CPU.
 
     ``prefer`` (or the ``AENB_DEVICE`` environment variable) forces a choice, e.g.
-    ``"cpu"`` to compare against a GPU run.
+    ``"cpu"`` to compare against a GPU run; one that does not exist here is a ValueError
+    listing the choices (see :func:`as_device`).
     """
-    choice = prefer or os.environ.get(DEVICE_ENV)
+    choice = prefer or os.environ.get(DEVICE_ENV, "").strip()
     if choice:
-        device = torch.device(choice)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {choice!r} was requested but CUDA is not available")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError(f"device {choice!r} was requested but Apple MPS is not available")
-        return device
+        return as_device(choice)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

@@ -7,20 +7,15 @@ import torch
 from sklearn.decomposition import PCA
 from torch import nn
 
-from .models.common import reconstruction_of
+from .training import reconstruct
+from .validation import as_tensor
 
 
-@torch.inference_mode()
 def per_image_mse(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
     """Mean squared error over the pixels of each image, shape ``(N,)``, on the CPU."""
-    device = next(model.parameters()).device
-    model.eval()
-    errors = []
-    for start in range(0, len(images), batch_size):
-        xb = images[start : start + batch_size].to(device)
-        recon = reconstruction_of(model(xb))
-        errors.append((recon - xb).pow(2).flatten(1).mean(1).float().cpu())
-    return torch.cat(errors)
+    images = as_tensor(images, "images").cpu()
+    recon = reconstruct(model, images, batch_size=batch_size).float()
+    return (recon - images.reshape(recon.shape)).pow(2).flatten(1).mean(1)
 
 
 def reconstruction_mse(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> float:

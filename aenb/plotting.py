@@ -6,7 +6,7 @@ row or class labels, so a figure read on its own still says what it shows.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,7 +14,10 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from .training import History
+from .training import predict
+
+if TYPE_CHECKING:
+    from .training import History
 
 
 def image_strip(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:
@@ -198,7 +201,6 @@ def plot_latent_3d(
     return fig
 
 
-@torch.inference_mode()
 def decode_grid(model: torch.nn.Module, z1_values: Sequence[float], z2_values: Sequence[float]) -> np.ndarray:
     """Decode every point of a 2-d grid of codes and tile the images into one array.
 
@@ -206,7 +208,6 @@ def decode_grid(model: torch.nn.Module, z1_values: Sequence[float], z2_values: S
     down in reverse, so the largest ``z2`` is at the top and the picture reads like a
     scatter plot of the codes. Returns a ``(28 * len(z2_values), 28 * len(z1_values))`` array.
     """
-    device = next(model.parameters()).device
     grid = torch.tensor([[a, b] for b in list(z2_values)[::-1] for a in z1_values], dtype=torch.float32)
-    images = model.decode(grid.to(device)).float().cpu()
+    images = predict(model.decode, grid).float()
     return make_grid(images, nrow=len(z1_values), padding=0)[0].numpy()

@@ -1,31 +1,34 @@
 """Models that later notebooks reuse, so every notebook runs on its own.
 
-Notebook 01 trains the 784-128-64-12-3 autoencoder and saves it; notebooks 02, 03 and 06
-build on it. :func:`basic_autoencoder` loads that checkpoint when it exists and otherwise
-re-trains the model with notebook 01's recipe (in the current mode) and saves it, so a
-reader may open any notebook first, in a fresh kernel, on a fresh clone.
+Notebook 01 trains the 784-128-64-12-3 autoencoder with :func:`train_basic_autoencoder` and
+saves it; notebooks 02, 03 and 06 build on it. :func:`basic_autoencoder` loads that checkpoint
+when it exists and otherwise trains the model with the same function (in the current mode)
+and saves it, so a reader may open any notebook first, in a fresh kernel, on a fresh clone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .checkpoints import load_checkpoint, save_checkpoint
-from .data import load_dataset
+from .data import Split, load_dataset
 from .device import get_device, seed_everything
 from .metrics import reconstruction_mse
 from .models import MLPAutoencoder
 from .paths import output_dir, shown
-from .training import fit
+from .training import History, fit
+
+if TYPE_CHECKING:
+    from .callbacks import Callback
 
 BASIC_AE_SIZES = (784, 128, 64, 12, 3)
 BASIC_AE_CHECKPOINT = "01_mlp_autoencoder_z3.pt"
 
 
 def basic_autoencoder_recipe(mode: str) -> dict[str, Any]:
-    """Notebook 01's training recipe (tests check that the notebook uses the same values).
+    """Notebook 01's training recipe.
 
     Fast mode trains on 5,000 images with small batches: with batches of 100, the 100 steps
     this leaves are too few and the model collapses to drawing the mean digit for every code.
@@ -38,6 +41,26 @@ def basic_autoencoder_recipe(mode: str) -> dict[str, Any]:
         "lr": 1e-3,
         "seed": 0,
     }
+
+
+def train_basic_autoencoder(mode: str, device: torch.device | str | None = None, *, train: Split | None = None,
+                            validation_data: Any = None, callbacks: list[Callback] | tuple[()] = (),
+                            verbose: bool = True) -> tuple[MLPAutoencoder, History]:
+    """Notebook 01's model trained with notebook 01's recipe: ``(model, history)``, the model in eval mode.
+
+    It seeds the random generators with the recipe's seed first, so the notebook and
+    :func:`basic_autoencoder` get the same model. ``train`` defaults to the recipe's slice of
+    MNIST's training set (pass it when you have loaded it already: it must be that slice);
+    ``validation_data`` and ``callbacks`` go to :func:`aenb.training.fit` and do not change the weights.
+    """
+    recipe = basic_autoencoder_recipe(mode)
+    train = train if train is not None else load_dataset("mnist", "train", limit=recipe["train_limit"])
+    generator = seed_everything(recipe["seed"])
+    model = MLPAutoencoder(sizes=BASIC_AE_SIZES, activation="tanh")
+    history = fit(model, train, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                  validation_data=validation_data, callbacks=callbacks, generator=generator, device=device,
+                  verbose=verbose)
+    return model, history
 
 
 def basic_autoencoder(mode: str, device: torch.device | str | None = None,
@@ -55,14 +78,9 @@ def basic_autoencoder(mode: str, device: torch.device | str | None = None,
         message = (f"loaded notebook 01's autoencoder from {shown(path)} ({meta['mode']} mode, "
                    f"{meta['epochs']} epochs, test MSE {meta['test_mse']:.4f})")
         return model.to(device).eval(), {**meta, "source": "checkpoint", "path": shown(path), "message": message}
-    recipe = basic_autoencoder_recipe(mode)
-    generator = seed_everything(recipe["seed"])
-    train = load_dataset("mnist", "train", limit=recipe["train_limit"])
-    test = load_dataset("mnist", "test")
-    model = MLPAutoencoder(sizes=BASIC_AE_SIZES, activation="tanh")
-    history = fit(model, train.images, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                  generator=generator, device=device, verbose=verbose)
-    meta = {"test_mse": reconstruction_mse(model, test.images), "mode": mode, "epochs": len(history)}
+    model, history = train_basic_autoencoder(mode, device, verbose=verbose)
+    meta = {"test_mse": reconstruction_mse(model, load_dataset("mnist", "test").images), "mode": mode,
+            "epochs": len(history)}
     save_checkpoint(model, path, metadata=meta)
     message = (f"no checkpoint from notebook 01 at {shown(path)}: trained its model with notebook 01's "
                f"{mode}-mode recipe ({len(history)} epochs, {history.seconds:.0f} s, test MSE "

@@ -1,35 +1,85 @@
-"""Headline metrics written by the notebooks, and the README table built from them.
+"""Headline metrics written by the notebooks, as JSON files.
 
 Each notebook ends with ``save_results("01_basic_autoencoder", {...}, mode=..., device=...,
-seconds=...)``. ``python -m aenb.results`` rewrites the README's results table from the
-full-mode files, so no figure in the README is typed by hand; ``--check`` fails if the
-README is out of date (the tests run it).
+seconds=...)`` (or :func:`aenb.notebook.finish`, which fills in the last three). The README's
+tables are built from these files by ``tools/readme_tables.py`` (``make results``).
+
+A results file is strict JSON that any tool can read: numbers must be finite (JSON has no NaN),
+NumPy scalars and 0-d tensors are converted to Python numbers, anything else is refused with the
+key it was found under, and the file is written atomically.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
+import numbers
+import re
 from pathlib import Path
 from typing import Any
 
-from .paths import ROOT, atomic_write, output_dir
+import numpy as np
+import torch
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
-BENCH_START, BENCH_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+from .paths import atomic_write, output_dir
+
+#: Keys that save_results adds itself.
+RESERVED = ("mode", "device", "seconds")
+_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def save_results(stem: str, metrics: dict[str, Any], *, mode: str, device: str, seconds: float) -> Path:
-    """Write ``results/<stem>.json`` (``results/<mode>/<stem>.json`` outside full mode)."""
-    for key, value in metrics.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"metric {key!r} is {value}; refusing to record a non-finite result")
-    record = {**metrics, "mode": mode, "device": device, "seconds": round(float(seconds), 1)}
+    """Write ``results/<stem>.json`` (``results/<mode>/<stem>.json`` outside full mode).
+
+    Raises:
+        ValueError: a stem that is not a plain file name, a non-finite number anywhere in
+            ``metrics``, a reserved key, or ``seconds`` not a finite number >= 0.
+        TypeError: a value that is not a number, string, bool, None, list or dict of them.
+    """
+    if not isinstance(stem, str) or not _STEM.fullmatch(stem):
+        raise ValueError(f"stem must be a file name of letters, digits, '_' and '-' such as "
+                         f"'01_basic_autoencoder' (it stays inside the results folder), got {stem!r}")
+    if not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict of name -> value, got {type(metrics).__name__}")
+    clash = [key for key in RESERVED if key in metrics]
+    if clash:
+        raise ValueError(f"metrics may not use the keys {clash}: save_results records mode, device and seconds itself")
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not 0 <= seconds < math.inf:
+        raise ValueError(f"seconds must be a finite number >= 0 (the notebook's wall time), got {seconds!r}")
+    record = {**_plain(metrics, "metrics"), "mode": mode, "device": str(device), "seconds": round(float(seconds), 1)}
     path = output_dir("results", mode) / f"{stem}.json"
-    text = json.dumps(record, indent=2, sort_keys=False) + "\n"
+    text = json.dumps(record, indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as plain JSON data; ``where`` (e.g. ``metrics['ssim']['our conv']``) names it in errors."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0:
+        value = value.item() if value.dtype == torch.bfloat16 else value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.floating):
+        value = float(str(value))  # the shortest decimal at its precision: float32 0.03 is 0.03, not 0.029999999329
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value}: refusing to record a non-finite result (JSON has no NaN)")
+        return float(value)
+    if isinstance(value, dict):
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise TypeError(f"{where} has key {bad[0]!r} ({type(bad[0]).__name__}): JSON keys must be strings")
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    shape = f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""
+    raise TypeError(f"{where} has type {type(value).__name__}{shape}: results hold numbers, strings, lists and dicts "
+                    f"(convert with float(...) or .tolist())")
 
 
 def load_results(results_dir: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -39,130 +89,3 @@ def load_results(results_dir: Path | None = None) -> dict[str, dict[str, Any]]:
         p.stem: json.loads(p.read_text())
         for p in sorted(folder.glob("[0-9][0-9]_*.json"))
     }
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return f"{len(value)} entries"
-    return str(value)
-
-
-def results_table(results: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table: one row per scalar metric of each notebook.
-
-    A metric that is a flat dict of numbers (e.g. ``knn_accuracy: {"pixels": 0.97, ...}``) gets
-    one row per entry, named ``knn_accuracy.pixels``; deeper structures (curves) stay in the JSON.
-    """
-    lines = ["| notebook | metric | value | device | seconds |", "| --- | --- | --- | --- | --- |"]
-    is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
-    for stem, record in results.items():
-        meta = {"mode", "device", "seconds"}
-        device, seconds = record.get("device", "?"), record.get("seconds", "?")
-        for key, value in record.items():
-            if key in meta:
-                continue
-            if isinstance(value, dict) and value and all(is_number(v) for v in value.values()):
-                rows = [(f"{key}.{k}", v) for k, v in value.items()]
-            elif is_number(value):
-                rows = [(key, value)]
-            else:
-                continue  # the table lists numbers; curves and labels stay in the JSON
-            lines += [f"| `{stem}` | `{name}` | {_fmt(v)} | {device} | {seconds} |" for name, v in rows]
-    return "\n".join(lines)
-
-
-def benchmarks_table(record: dict[str, Any]) -> str:
-    """Markdown tables from ``results/benchmarks.json`` (see benchmarks/run.py)."""
-    if not record:
-        return "_No benchmark recorded yet: run `python benchmarks/run.py`._"
-    out = []
-    for device, section in record.get("devices", {}).items():
-        variants = _variant_names(section)
-        out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
-                "(median of timed epochs after a warm-up; speed-up over the seed-style pipeline)", "",
-                "| model | notebook | batch | seed-style | " + " | ".join(variants) + " | test MSE plain → fast |",
-                "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |"]
-        for name, row in section["throughput"]["models"].items():
-            rates = row["samples_per_s"]
-            cells = [f"{rates[v]:,.0f} ({row['speedup'][v]:.1f}×)" for v in _variant_names(section)]
-            mse = row.get("test_mse", {})
-            quality = " → ".join(f"{v:.5f}" for v in mse.values()) if mse else "–"
-            out.append(f"| `{name}` | {row['notebook']} | {row['batch_size']} | {rates['seed_style']:,.0f} | "
-                       + " | ".join(cells) + f" | {quality} |")
-        if section["throughput"].get("note"):
-            out += ["", f"_Note: {section['throughput']['note']}._"]
-        latency = section.get("slider_latency_ms")
-        if latency:
-            out += ["", "Slider events (model call + redraw; 3d, 2d: latent explorer, noise: notebook 05's "
-                    "noise slider), ms over 100 events: "
-                    + "; ".join(f"{k}: median {v['median_ms']:.1f}, worst {v['worst_ms']:.1f}"
-                                for k, v in latency.items() if isinstance(v, dict) and "median_ms" in v)]
-        out.append("")
-    seconds = record.get("notebook_seconds", {})
-    if seconds:
-        out += ["Full-mode wall time of each notebook, as recorded by the notebook itself:", "",
-                "| notebook | seconds | device |", "| --- | --- | --- |"]
-        out += [f"| `{stem}` | {v['seconds']} | {v['device']} |" for stem, v in seconds.items()]
-    return "\n".join(out).strip()
-
-
-def _variant_names(section: dict[str, Any]) -> list[str]:
-    first = next(iter(section["throughput"]["models"].values()))
-    return [k for k in first["samples_per_s"] if k != "seed_style"]
-
-
-def _replace_block(text: str, start: str, end: str, body: str) -> str:
-    if start not in text or end not in text:
-        raise ValueError(f"README has no {start} ... {end} block")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{body}\n{end}{tail}"
-
-
-def load_benchmarks(results_dir: Path | None = None) -> dict[str, Any]:
-    path = (results_dir or output_dir("results", "full")) / "benchmarks.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def render_readme(text: str, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any]) -> str:
-    """``text`` with both generated blocks rebuilt."""
-    text = _replace_block(text, START, END, results_table(results))
-    return _replace_block(text, BENCH_START, BENCH_END, benchmarks_table(benchmarks))
-
-
-def update_readme(readme: Path, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None) -> bool:
-    """Rebuild the generated blocks of ``readme``; return True if the file changed."""
-    text = readme.read_text()
-    if BENCH_START in text:
-        new = render_readme(text, results, benchmarks or {})
-    else:
-        new = _replace_block(text, START, END, results_table(results))
-    if new == text:
-        return False
-    atomic_write(readme, lambda tmp: tmp.write_text(new))
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Rebuild the README's results table from results/*.json")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
-    args = parser.parse_args(argv)
-    results = load_results()
-    benchmarks = load_benchmarks()
-    if args.check:
-        text = args.readme.read_text()
-        if render_readme(text, results, benchmarks) != text:
-            print(f"{args.readme} tables are out of date: run `python -m aenb.results`", file=sys.stderr)
-            return 1
-        print("README tables are up to date")
-        return 0
-    changed = update_readme(args.readme, results, benchmarks)
-    print("README updated" if changed else "README already up to date")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@
 pytorch/examples): ``DataLoader(torchvision MNIST, transform=ToTensor())``, each batch
 converted from PIL images on the fly and copied to the device, ``loss.item()`` read after
 every step. aenb's ``fit`` trains the same model with the same batch size and optimizer
-(Adam, lr 1e-3) from device-resident tensors (see aenb/steps.py for what else it does).
+(Adam, lr 1e-3) from device-resident tensors (see aenb/training.py for what else it does).
 
 For each model and pipeline: one warm-up epoch, then the median of ``repeats`` timed
 epochs over the 60,000 training images (for ``fit``: epochs 2, 3, ... of one run, so graph
@@ -18,12 +18,13 @@ samples per second = 60,000 / seconds. Run it alone::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -134,9 +135,11 @@ def measure_case(case: Case, device: torch.device, train_images: torch.Tensor, *
     on_device = train_images.to(device)
     for name, kwargs in variants.items():
         timer = EpochTimer(device)
-        fit(case.build(), on_device, epochs=1 + repeats, batch_size=case.batch_size, loss=case.loss,
-            input_transform=case.input_transform, generator=seed_everything(0), device=device, verbose=False,
-            callbacks=[timer], **kwargs)
+        kwargs = dict(kwargs)
+        with _threads(kwargs.pop("threads", None)):
+            fit(case.build(), on_device, epochs=1 + repeats, batch_size=case.batch_size, loss=case.loss,
+                input_transform=case.input_transform, generator=seed_everything(0), device=device, verbose=False,
+                callbacks=[timer], **kwargs)
         out[name] = n / statistics.median(timer.seconds[1:])  # epoch 1 is the warm-up (and graph capture)
     return out
 
@@ -148,21 +151,34 @@ def quality_case(case: Case, device: torch.device, train: torch.Tensor, test: to
     for name, kwargs in variants.items():
         gen = seed_everything(0)
         model = case.build()
-        fit(model, train, epochs=epochs, batch_size=case.batch_size, loss=case.loss,
-            input_transform=case.input_transform, generator=gen, device=device, verbose=False, **kwargs)
+        kwargs = dict(kwargs)
+        with _threads(kwargs.pop("threads", None)):
+            fit(model, train, epochs=epochs, batch_size=case.batch_size, loss=case.loss,
+                input_transform=case.input_transform, generator=gen, device=device, verbose=False, **kwargs)
         result[name] = reconstruction_mse(model, test.to(device))
     return result
 
 
 def variants_for(device: torch.device) -> dict[str, dict]:
-    """The fit configurations to compare: the plain loop and each acceleration on top."""
+    """The fit configurations to compare (fit's keyword arguments, plus ``threads`` for the CPU)."""
     if device.type == "cuda":
         return {
-            "fit_plain": {"cuda_graphs": False, "precision": "fp32"},
-            "fit_graphs": {"cuda_graphs": True, "precision": "fp32"},
-            "fit_fast": {},  # the defaults: graphs, and bf16 for conv models
+            "fit_plain": {"speedups": False},
+            "fit_fast": {},  # the defaults: graphs, fused Adam, and bf16 for conv models
         }
-    return {"fit_1thread": {"cpu_threads": 1}, "fit_fast": {}}  # fit_fast: PyTorch's threads, one per core
+    return {"fit_1thread": {"threads": 1}, "fit_fast": {}}  # fit_fast: PyTorch's threads, one per core
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op CPU threads (None: leave PyTorch's choice), then put the count back."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run(device: torch.device, *, quality_epochs: int = 0, only: str | None = None, repeats: int = 3) -> dict:

@@ -1,4 +1,8 @@
-"""Shared fixtures: small slices of the real MNIST files (no synthetic stand-ins)."""
+"""Shared fixtures: small slices of the real MNIST files (no synthetic stand-ins), CPU, private outputs.
+
+The notebook harness (nbval kernels with private folders, handed to the browser test) is in the
+repository's top-level ``conftest.py``: it must also apply to the notebooks' cells, outside tests/.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Helpers for the real-browser end-to-end test (``tests/test_e2e_browser.py``).
 
-They start a private JupyterLab server, drive headless Chromium through Playwright and
-compare screenshots. Everything here is plain functions and context managers so the test
-itself reads as the reader's story: open the notebook, run it, move a slider, look.
+They start a private JupyterLab server, hand it a kernel that is already running (nbval's,
+after its run of the notebook), drive headless Chromium through Playwright and compare
+screenshots. Everything here is plain functions and context managers so the test itself reads
+as the reader's story: open the notebook, run its explorer cell, move a slider, look.
 
 Nothing here touches the repository: the server serves a temporary copy of the notebooks
 and keeps its settings, workspaces and runtime files in a temporary folder.
@@ -78,11 +79,19 @@ class LabServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     root_dir: Path
+    external_kernels: Path
+
 
     def lab_url(self, path: str = "") -> str:
         """URL of the JupyterLab page (``/lab`` or ``/lab/tree/<path>``) with the token."""
         page = f"lab/tree/{path}" if path else "lab"
         return f"{self.url}{page}?reset&token={self.token}"
+
+    def kernel_ids(self) -> set[str]:
+        """Ids of the kernels the server knows; listing them also makes it read :attr:`external_kernels`."""
+        request = urllib.request.Request(f"{self.url}api/kernels", headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {kernel["id"] for kernel in json.load(response)}
 
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the server log, for failure messages."""
@@ -174,13 +183,17 @@ def jupyterlab(root_dir: Path, state_dir: Path, env: dict[str, str] | None = Non
       user's JupyterLab setup nor a previous run can change what the test sees,
     * exposes the application object as ``window.jupyterapp`` so the test can run
       JupyterLab commands (the same ones the menus run),
-    * passes ``env`` (on top of ``os.environ``) to the server and hence to its kernels.
+    * passes ``env`` (on top of ``os.environ``) to the server and hence to its kernels,
+    * accepts kernels started elsewhere: a connection file written into ``state_dir/external_kernels``
+      makes that kernel one of the server's (jupyter_server's ``allow_external_kernels``), which
+      :func:`attach_kernel` uses to hand nbval's finished kernel to JupyterLab.
 
     The server and its kernels are stopped however the block ends.
     """
     port = free_port()
     token = secrets.token_hex(16)
-    dirs = {name: state_dir / name for name in ("config", "data", "runtime", "settings", "workspaces")}
+    dirs = {name: state_dir / name
+            for name in ("config", "data", "runtime", "settings", "workspaces", "external_kernels")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     _write_lab_settings(dirs["settings"])
@@ -204,6 +217,8 @@ def jupyterlab(root_dir: Path, state_dir: Path, env: dict[str, str] | None = Non
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",  # no PyPI look-ups from the extension manager
+        "--ServerApp.allow_external_kernels=True",
+        f"--ServerApp.external_connection_dir={dirs['external_kernels']}",
     ]
     if os.geteuid() == 0:  # CI containers run as root; the server refuses that unless told
         command.append("--allow-root")
@@ -213,12 +228,35 @@ def jupyterlab(root_dir: Path, state_dir: Path, env: dict[str, str] | None = Non
             command, cwd=root_dir, env=server_env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,  # its own group, to kill it whole
         )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, process, log_path, root_dir)
+    server = LabServer(f"http://127.0.0.1:{port}/", token, process, log_path, root_dir, dirs["external_kernels"])
     try:
         _wait_until_serving(server, start_timeout_s)
         yield server
     finally:
         _stop(server)
+
+
+def attach_kernel(server: LabServer, connection_file: str | os.PathLike) -> str:
+    """Make a running kernel (its connection file) one of the server's kernels; returns its id there.
+
+    The copy names the kernel ``python3``, the kernelspec JupyterLab knows, whatever name the
+    kernel was started under (nbval's is ``:nbval-parent-env``, the same Python environment).
+    """
+    info = json.loads(Path(connection_file).read_text())
+    info["kernel_name"] = "python3"
+    before = server.kernel_ids()
+    (server.external_kernels / Path(connection_file).name).write_text(json.dumps(info))
+    new = server.kernel_ids() - before
+    if len(new) != 1:
+        raise RuntimeError(f"JupyterLab did not pick up the kernel of {connection_file} (new kernels: {new})")
+    return new.pop()
+
+
+def detach_kernels(server: LabServer) -> None:
+    """Forget every kernel :func:`attach_kernel` gave the server (the kernels keep running)."""
+    for path in server.external_kernels.iterdir():
+        path.unlink()
+    server.kernel_ids()
 
 
 # --------------------------------------------------------------------------- the browser
@@ -251,18 +289,18 @@ class BrowserLog:
 #: Opens a notebook with the Python kernel through the document manager (what a double
 #: click in the file browser does) and remembers its panel as ``window.__aenbPanel``.
 _OPEN_NOTEBOOK_JS = """
-async (path) => {
+async ([path, kernelId]) => {
   const app = window.jupyterapp;
   await app.started;
   await app.restored;
   const panel = await app.commands.execute('docmanager:open', {
-    path, factory: 'Notebook', kernel: { name: 'python3' },
+    path, factory: 'Notebook', kernel: kernelId ? { id: kernelId } : { name: 'python3' },
   });
   await panel.context.ready;
   await panel.sessionContext.ready;
   app.shell.activateById(panel.id);
   window.__aenbPanel = panel;
-  return panel.context.path;
+  return panel.sessionContext.session?.kernel?.id ?? null;
 }
 """
 
@@ -287,6 +325,31 @@ _RUN_ALL_JS = """
 }
 """
 
+#: Clears every output, then runs (in order) the code cells whose source contains the given text, as
+#: a reader does by selecting a cell and pressing Shift+Enter; the result lands in ``window.__aenbRunAll``.
+_RUN_CELLS_JS = """
+(text) => {
+  const app = window.jupyterapp;
+  const panel = window.__aenbPanel;
+  app.shell.activateById(panel.id);
+  window.__aenbRunAll = undefined;
+  (async () => {
+    await app.commands.execute('notebook:clear-all-cell-outputs');
+    const cells = panel.content.model.cells;
+    let ok = true;
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells.get(i);
+      if (cell.type === 'code' && cell.sharedModel.getSource().includes(text)) {
+        panel.content.activeCellIndex = i;
+        ok = (await app.commands.execute('notebook:run-cell')) !== false && ok;
+      }
+    }
+    return ok;
+  })().then((ok) => { window.__aenbRunAll = ok; })
+      .catch((err) => { window.__aenbRunAll = 'error: ' + err; });
+}
+"""
+
 #: Per code cell: execution count and any error output (name, value), for the report.
 _CELL_STATES_JS = """
 () => {
@@ -298,20 +361,23 @@ _CELL_STATES_JS = """
     const errors = cell.toJSON().outputs
       .filter((o) => o.output_type === 'error')
       .map((o) => `${o.ename}: ${o.evalue}`);
-    states.push({ index: i, count: cell.executionCount, errors,
-                  source: cell.sharedModel.getSource().slice(0, 120) });
+    const source = cell.sharedModel.getSource();
+    states.push({ index: i, count: cell.executionCount, errors, source: source.slice(0, 120), full_source: source });
   }
   return states;
 }
 """
 
 
-def open_notebook(page: Page, server: LabServer, path: str, timeout_s: float = 60.0) -> None:
+def open_notebook(page: Page, server: LabServer, path: str, kernel_id: str | None = None,
+                  timeout_s: float = 60.0) -> None:
     """Load JupyterLab in ``page``, open the notebook at ``path`` (relative to the server's
-    root) with a Python kernel, and wait until that kernel is idle."""
+    root) on the kernel ``kernel_id`` (default: a new Python kernel), and wait until it is idle."""
     page.goto(server.lab_url(), wait_until="domcontentloaded", timeout=timeout_s * 1000)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_s * 1000)
-    page.evaluate(_OPEN_NOTEBOOK_JS, path)
+    connected = page.evaluate(_OPEN_NOTEBOOK_JS, [path, kernel_id])
+    if kernel_id is not None and connected != kernel_id:
+        raise AssertionError(f"{path} opened on kernel {connected}, not on the kernel {kernel_id} it was given")
     wait_for_kernel_idle(page, timeout_s)
 
 
@@ -328,6 +394,20 @@ def run_all_cells(page: Page, timeout_s: float) -> list[dict]:
     source) so the caller can assert on them and quote them when a cell failed.
     """
     page.evaluate(_RUN_ALL_JS)
+    return _wait_for_run(page, timeout_s)
+
+
+def run_cells_containing(page: Page, text: str, timeout_s: float) -> list[dict]:
+    """Clear all outputs, run only the code cells whose source contains ``text``, and wait as
+    :func:`run_all_cells` does; returns the states of those cells (at least one, or an error)."""
+    page.evaluate(_RUN_CELLS_JS, text)
+    states = [state for state in _wait_for_run(page, timeout_s) if text in state["full_source"]]
+    if not states:
+        raise AssertionError(f"no code cell of the notebook contains {text!r}")
+    return states
+
+
+def _wait_for_run(page: Page, timeout_s: float) -> list[dict]:
     try:
         page.wait_for_function("() => window.__aenbRunAll !== undefined",
                                timeout=timeout_s * 1000, polling=250)
@@ -336,7 +416,7 @@ def run_all_cells(page: Page, timeout_s: float) -> list[dict]:
         done = sum(state["count"] is not None for state in states)
         pending = next((s for s in states if s["count"] is None), None)
         raise AssertionError(
-            f"Run All Cells did not finish within {timeout_s:.0f} s: {done} of {len(states)} code "
+            f"the run did not finish within {timeout_s:.0f} s: {done} of {len(states)} code "
             f"cells ran; waiting on {pending['source'] if pending else '?'!r}"
         ) from None
     wait_for_kernel_idle(page, 30.0)

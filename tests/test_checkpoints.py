@@ -1,7 +1,9 @@
-"""Checkpoints: round trip, refusal of other models and of pickled payloads, atomic writes."""
+"""Checkpoints: round trip, refusal of other models, pickled payloads and tampered files, atomic writes."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import torch
 
 from aenb.checkpoints import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from aenb.models import MLPAutoencoder
-from aenb.paths import atomic_write
+from aenb.paths import STALE_SECONDS, atomic_write
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path: Path, mnist_test_small) -> None:
@@ -98,3 +100,78 @@ def test_model_without_config_cannot_be_saved(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="no `config` dict"):
         save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+def _tampered(tmp_path: Path, change) -> Path:
+    """A real checkpoint, loaded, edited by ``change(payload)`` and saved again as a hand-edited file would be."""
+    good = save_checkpoint(MLPAutoencoder((784, 32, 3)), tmp_path / "good.pt")
+    payload = torch.load(good, weights_only=True)
+    change(payload)
+    path = tmp_path / "tampered.pt"
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize("key", ["class", "config", "state_dict", "metadata"])
+def test_tampered_file_missing_an_entry_names_it_and_the_file(tmp_path: Path, key: str) -> None:
+    path = _tampered(tmp_path, lambda payload: payload.pop(key))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, MLPAutoencoder)
+    assert str(info.value) == f"{path} has no {key!r} entry: the file was altered or not written by save_checkpoint"
+
+
+def test_tampered_sizes_are_checked_against_the_weights_before_building(tmp_path: Path) -> None:
+    """sizes=[784, 10**9, 3] would allocate 6 TB of weights; the shapes are compared on the meta device first."""
+    path = _tampered(tmp_path, lambda payload: payload["config"].update(sizes=[784, 10**9, 3]))
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, MLPAutoencoder)
+    assert time.perf_counter() - started < 5
+    assert str(info.value).startswith(
+        f"{path}: the weights do not fit MLPAutoencoder(**{{'sizes': [784, 1000000000, 3], 'activation': 'tanh', "
+        "'code_activation': False}): encoder.0.weight is (32, 784) in the file, (1000000000, 784) for this config; ")
+    assert str(info.value).endswith("; and 2 more")
+
+
+def test_tampered_weights_or_config_are_refused(tmp_path: Path) -> None:
+    dropped = _tampered(tmp_path, lambda payload: payload["state_dict"].pop("decoder.2.bias"))
+    with pytest.raises(CheckpointError, match=r"the weights do not fit MLPAutoencoder\(.*\): missing decoder.2.bias$"):
+        load_checkpoint(dropped, MLPAutoencoder)
+    bogus = _tampered(tmp_path, lambda payload: payload["config"].update(width=3))
+    with pytest.raises(CheckpointError, match=r"cannot build MLPAutoencoder\(.*\): TypeError: .*unexpected keyword "
+                                              r"argument 'width'"):
+        load_checkpoint(bogus, MLPAutoencoder)
+    wrong_type = _tampered(tmp_path, lambda payload: payload.update(metadata=[1, 2]))
+    with pytest.raises(CheckpointError, match=r"tampered.pt: 'metadata' should be a dict, found list$"):
+        load_checkpoint(wrong_type, MLPAutoencoder)
+
+
+def test_next_save_removes_stale_temporaries_of_killed_writes(tmp_path: Path) -> None:
+    """A process killed during a save leaves ``.<name>.<random>.tmp``; the next save in the folder removes it."""
+    stale = tmp_path / ".ae.pt.k3x_9q0z.tmp"   # the name atomic_write's mkstemp gives
+    live = tmp_path / ".ae.pt.a1b2c3d4.tmp"    # another process writing right now
+    other = tmp_path / ".notes.tmp"            # not ours: never touched
+    for path in (stale, live, other):
+        path.write_bytes(b"half a checkpoint")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    save_checkpoint(MLPAutoencoder((784, 8, 2)), tmp_path / "other.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ae.pt.a1b2c3d4.tmp", ".notes.tmp", "other.pt"]
+
+
+def test_save_that_fails_half_way_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    path = save_checkpoint(MLPAutoencoder((784, 8, 2)), tmp_path / "ae.pt", metadata={"epoch": 1})
+    real_save = torch.save
+
+    def disk_full(obj, f) -> None:
+        real_save(obj, f)
+        Path(f).write_bytes(Path(f).read_bytes()[:100])  # what a full disk leaves
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        save_checkpoint(MLPAutoencoder((784, 8, 2)), path, metadata={"epoch": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path, MLPAutoencoder)[1] == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]

@@ -9,13 +9,16 @@ from torch.nn import functional as F
 
 from aenb.checkpoints import load_checkpoint, save_checkpoint
 from aenb.models import ConvAutoencoder
-from aenb.models.conv import Conv2dSame, same_padding
-from aenb.summary import summary
+from aenb.models.conv import Conv2dSame, FastConvAutoencoder, same_padding
+from aenb.summary import multiply_adds, summary
+from aenb.training import fit
 
 
-@pytest.mark.parametrize("decoder", ["upsample", "transpose"])
-def test_shapes_range_and_code(decoder: str, mnist_test_small) -> None:
-    model = ConvAutoencoder(latent_dim=10, decoder=decoder).eval()
+@pytest.mark.parametrize("build", [lambda: ConvAutoencoder(10, "upsample"), lambda: ConvAutoencoder(10, "transpose"),
+                                   lambda: FastConvAutoencoder(10, kernel_size=3), lambda: FastConvAutoencoder(10)],
+                         ids=["upsample", "transpose", "fast-kernel3", "fast-kernel4"])
+def test_shapes_range_and_code(build, mnist_test_small) -> None:
+    model = build().eval()
     x = mnist_test_small.images[:6]
     with torch.no_grad():
         z = model.encode(x)
@@ -125,3 +128,62 @@ def test_summary_counts_frozen_parameters_as_non_trainable() -> None:
     assert text.startswith('Model: "frozen encoder"')
     assert f"Non-trainable params: {frozen:,} " in text
     assert not model.training
+
+
+# --- FastConvAutoencoder: ours, designed for time to quality -------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4])
+def test_fast_layers(kernel_size: int) -> None:
+    model = FastConvAutoencoder(latent_dim=10, kernel_size=kernel_size)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 4
+    assert sum(isinstance(m, nn.ConvTranspose2d) and m.kernel_size == (kernel_size,) * 2 for m in model.modules()) == 2
+
+
+def test_fast_is_cheaper_than_the_original() -> None:
+    """The point of the design: a fraction of the original's arithmetic per image."""
+    assert multiply_adds(FastConvAutoencoder(10)) * 2 < multiply_adds(ConvAutoencoder(10))
+
+
+def test_fast_kernel_4_overlaps_evenly_kernel_3_does_not() -> None:
+    """The checkerboard mechanism of notebook 04: kernel copies covering each output pixel."""
+    counts = {}
+    for k in (3, 4):
+        t = nn.ConvTranspose2d(1, 1, k, stride=2, padding=1, output_padding=1 if k == 3 else 0, bias=False)
+        nn.init.ones_(t.weight)
+        with torch.no_grad():
+            counts[k] = t(torch.ones(1, 1, 6, 6))[0, 0, 3:9, 3:9]
+    assert counts[4].unique().tolist() == [4.0]
+    assert counts[3].unique().tolist() == [1.0, 2.0, 4.0]
+
+
+def test_fast_bad_arguments_and_checkpoint(tmp_path, mnist_test_small) -> None:
+    for kwargs, message in [({"latent_dim": 0}, "latent_dim must be a positive int"),
+                            ({"width": 0}, "width must be a positive int"),
+                            ({"hidden": 0}, "hidden must be a positive int"),
+                            ({"kernel_size": 5}, "kernel_size must be 3 or 4")]:
+        with pytest.raises(ValueError, match=message):
+            FastConvAutoencoder(**kwargs)
+    model = FastConvAutoencoder(2, width=8, hidden=16, kernel_size=3).eval()
+    path = save_checkpoint(model, tmp_path / "fast.pt")
+    loaded, _ = load_checkpoint(path, FastConvAutoencoder, **model.config)
+    x = mnist_test_small.images[:4]
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(x), model(x))
+    with pytest.raises(ValueError, match=r"FastConvAutoencoder.decode expects codes of shape \(N, 2\)"):
+        model.decode(torch.zeros(3, 10))
+
+
+def test_fast_trains_without_collapse(mnist_test_small) -> None:
+    """A few steps of notebook 04's recipe already spread the 2-number codes and light up the strokes."""
+    torch.manual_seed(0)
+    model = FastConvAutoencoder(2, width=8, hidden=32)
+    x = mnist_test_small.images
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    fit(model, x, epochs=3, batch_size=32, loss="bce", optimizer=optimizer, verbose=False,
+        generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        codes, out = model.encode(x), model(x)
+    assert float(codes.std(0).min()) > 0.05  # not collapsed to a point
+    mean_image_mse = float(((x - x.mean(0)) ** 2).mean())
+    assert float(((out - x) ** 2).mean()) < 0.9 * mean_image_mse  # better than drawing the average digit

@@ -1,14 +1,31 @@
-"""Results files and the README table generated from them."""
+"""Results files, the folders outputs go to, and the README tables generated from them."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from aenb import results
-from aenb.paths import output_dir
+from aenb.data import data_dir
+from aenb.paths import ROOT, output_dir
+
+
+def _readme_tables():
+    """tools/readme_tables.py is a script, not part of the package: import it from its file."""
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "tools" / "readme_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _save(metrics: dict, stem: str = "99_demo", seconds: float = 1.0) -> Path:
+    return results.save_results(stem, metrics, mode="fast", device="cpu", seconds=seconds)
 
 
 def test_full_and_fast_results_go_to_separate_folders() -> None:
@@ -17,35 +34,120 @@ def test_full_and_fast_results_go_to_separate_folders() -> None:
     assert full == output_dir("results", "full") / "99_demo.json"
     assert fast.parent.name == "fast" and fast != full
     assert json.loads(full.read_text()) == {"test_mse": 0.031, "mode": "full", "device": "cpu", "seconds": 12.3}
-
-
-def test_non_finite_metrics_are_refused() -> None:
-    with pytest.raises(ValueError, match="'test_mse' is nan"):
-        results.save_results("99_demo", {"test_mse": float("nan")}, mode="full", device="cpu", seconds=1)
     with pytest.raises(ValueError, match="mode must be one of"):
         results.save_results("99_demo", {"x": 1.0}, mode="turbo", device="cpu", seconds=1)
 
 
+@pytest.mark.parametrize("metrics, where, value", [
+    ({"test_mse": float("nan")}, "metrics['test_mse']", "nan"),
+    ({"psnr": {"our conv": [31.2, float("inf")]}}, "metrics['psnr']['our conv'][1]", "inf"),
+    ({"curve": [{"x": -float("inf")}]}, "metrics['curve'][0]['x']", "-inf"),
+    ({"ssim": np.float32("nan")}, "metrics['ssim']", "nan"),
+    ({"loss": torch.tensor(float("nan"))}, "metrics['loss']", "nan"),
+])
+def test_non_finite_numbers_anywhere_are_refused_by_key_path(metrics: dict, where: str, value: str) -> None:
+    """JSON has no NaN: json.dumps would write a bare ``NaN`` token that strict readers reject."""
+    with pytest.raises(ValueError) as info:
+        _save(metrics)
+    assert str(info.value) == f"{where} is {value}: refusing to record a non-finite result (JSON has no NaN)"
+    assert not list(output_dir("results", "fast").glob("99_demo*"))
+
+
+def test_numpy_scalars_and_0d_tensors_become_json_numbers() -> None:
+    metrics = {"mse": np.float32(0.03), "epochs": np.int64(30), "psnr": torch.tensor(21.7), "ok": np.bool_(True),
+               "per_class": {"0": [np.float64(0.5), torch.tensor(2)]}}
+    record = json.loads(_save(metrics).read_text())  # float32 0.03 is written 0.03, not 0.029999999329447746
+    assert record == {"mse": 0.03, "epochs": 30, "psnr": 21.7, "ok": True, "per_class": {"0": [0.5, 2]},
+                      "mode": "fast", "device": "cpu", "seconds": 1.0}
+    assert type(record["epochs"]) is int and type(record["ok"]) is bool
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"codes": torch.zeros(3)}, "metrics['codes'] has type Tensor of shape (3,): results hold numbers, strings, "
+                                "lists and dicts (convert with float(...) or .tolist())"),
+    ({"run": {"model": torch.nn.Linear(1, 1)}}, "metrics['run']['model'] has type Linear: results hold numbers, "
+                                               "strings, lists and dicts (convert with float(...) or .tolist())"),
+    ({"curve": {2: 0.1}}, "metrics['curve'] has key 2 (int): JSON keys must be strings"),
+])
+def test_other_types_are_refused_naming_key_and_type(metrics: dict, message: str) -> None:
+    with pytest.raises(TypeError) as info:
+        _save(metrics)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), -1.0, float("inf"), True, "12"])
+def test_seconds_must_be_a_finite_non_negative_number(seconds: object) -> None:
+    with pytest.raises(ValueError) as info:
+        _save({"x": 1}, seconds=seconds)  # type: ignore[arg-type]
+    assert str(info.value) == f"seconds must be a finite number >= 0 (the notebook's wall time), got {seconds!r}"
+
+
+def test_reserved_keys_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"metrics may not use the keys \['seconds'\]: save_results records"):
+        _save({"seconds": 3})
+
+
+@pytest.mark.parametrize("stem", ["../escaped", "a/b", "", "..", ".hidden", "a\\b"])
+def test_stem_must_stay_inside_the_results_folder(stem: str) -> None:
+    with pytest.raises(ValueError) as info:
+        _save({"x": 1}, stem=stem)
+    assert str(info.value) == ("stem must be a file name of letters, digits, '_' and '-' such as "
+                               f"'01_basic_autoencoder' (it stays inside the results folder), got {stem!r}")
+    assert not (output_dir("results", "fast").parent / "escaped.json").exists()
+
+
+def test_a_failed_write_leaves_the_previous_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _save({"test_mse": 0.1})
+
+    def disk_full(self: Path, text: str) -> int:
+        Path.write_bytes(self, text[:10].encode())
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _save({"test_mse": 0.2})
+    monkeypatch.undo()
+    assert json.loads(path.read_text())["test_mse"] == 0.1
+    assert [p.name for p in path.parent.iterdir()] == ["99_demo.json"]
+
+
+@pytest.mark.parametrize("variable", ["AENB_RESULTS", "AENB_CHECKPOINTS", "AENB_DATA"])
+def test_folders_from_the_environment_expand_home_and_refuse_empty(variable: str, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(variable, "~/aenb-out")
+    folder = {"AENB_RESULTS": lambda: output_dir("results", "full"),
+              "AENB_CHECKPOINTS": lambda: output_dir("checkpoints", "full"),
+              "AENB_DATA": data_dir}[variable]
+    assert folder() == tmp_path / "aenb-out"
+    for blank in ("", "   "):
+        monkeypatch.setenv(variable, blank)
+        with pytest.raises(ValueError) as info:
+            folder()
+        expected = rf"{variable} is set but empty: unset it \(default .+\) or give it a folder"
+        assert re.fullmatch(expected, str(info.value))
+
+
 def test_readme_table_is_rebuilt_from_the_files(tmp_path: Path) -> None:
+    tables = _readme_tables()
     folder = tmp_path / "results"
     folder.mkdir()
     record = {"test_mse": 0.0333, "knn": {"pixels": 0.97, "pca": 0.93}, "curve": {"pca": {"2": 0.1}},
               "label": "x", "mode": "full", "device": "cpu", "seconds": 9.5}
     (folder / "01_demo.json").write_text(json.dumps(record))
     (folder / "benchmarks.json").write_text("{}")
-    table = results.results_table(results.load_results(folder))
+    table = tables.results_table(results.load_results(folder))
     assert "| `01_demo` | `test_mse` | 0.0333 | cpu | 9.5 |" in table
     # a flat dict of numbers: one row per entry; deeper curves and text stay in the JSON
     assert "| `01_demo` | `knn.pixels` | 0.97 | cpu | 9.5 |" in table and "`knn.pca`" in table
     assert "curve" not in table and "label" not in table and "benchmarks" not in table
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{results.START}\nstale\n{results.END}\noutro\n")
-    assert results.update_readme(readme, results.load_results(folder)) is True
+    readme.write_text(f"intro\n{tables.START}\nstale\n{tables.END}\noutro\n")
+    assert tables.update_readme(readme, results.load_results(folder)) is True
     assert "stale" not in readme.read_text() and readme.read_text().endswith("outro\n")
-    assert results.update_readme(readme, results.load_results(folder)) is False
+    assert tables.update_readme(readme, results.load_results(folder)) is False
 
 
 def test_committed_readme_matches_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's table must be regenerated (python -m aenb.results) whenever results change."""
+    """The README's tables must be regenerated (make results) whenever results change."""
     monkeypatch.delenv("AENB_RESULTS")
-    assert results.main(["--check"]) == 0
+    assert _readme_tables().main(["--check"]) == 0

@@ -1,16 +1,20 @@
-"""fit(), History and callbacks on a small slice of real MNIST."""
+"""fit(), History, schedulers, the NaN policy, speed settings and predict() on a small slice of real MNIST."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, ReduceLROnPlateau
 
-from aenb.callbacks import Callback, LearningRateScheduler, ReconstructionSnapshots
+from aenb.callbacks import Callback, ReconstructionSnapshots
 from aenb.device import seed_everything
-from aenb.models import MLPAutoencoder
-from aenb.training import evaluate, fit, mse_loss, predict
+from aenb.models import VAE, ConvAutoencoder, MLPAutoencoder
+from aenb.models.common import binary_cross_entropy
+from aenb.training import History, bce_loss, evaluate, fit, mse_loss, predict, reconstruct
 
 
 def _small_model() -> MLPAutoencoder:
@@ -32,6 +36,7 @@ def test_loss_decreases_and_history_has_keras_shape(mnist_train_small, mnist_tes
     assert history["val_loss"][-1] == pytest.approx(evaluate(model, mnist_test_small.images)["loss"], rel=1e-5)
     assert not history.interrupted and history.stopped_epoch is None and history.seconds > 0
     assert not model.training  # fit hands the model back in eval mode
+    assert not hasattr(model, "stop_training")  # and leaves no attribute of its own on it
 
 
 def test_same_seed_same_history(mnist_train_small) -> None:
@@ -114,14 +119,52 @@ def test_reconstruction_snapshots_record_chosen_epochs(mnist_train_small) -> Non
     assert (last - fixed).pow(2).mean() < (first - fixed).pow(2).mean()
 
 
-def test_learning_rate_scheduler_sets_and_logs_lr(mnist_train_small) -> None:
-    schedule = LearningRateScheduler(lambda epoch, lr: 1e-3 * 0.5**epoch)
-    history = fit(_small_model(), mnist_train_small.images[:200], epochs=3, batch_size=50,
-                  callbacks=[schedule], verbose=False)
+# ------------------------------------------------------------------------------- schedulers
+
+
+def test_scheduler_sets_and_logs_the_rate_of_each_epoch(mnist_train_small) -> None:
+    x = mnist_train_small.images[:200]
+    history = fit(_small_model(), x, epochs=3, batch_size=50, verbose=False,
+                  scheduler=lambda opt: LambdaLR(opt, lambda epoch: 0.5**epoch))
     assert history["lr"] == pytest.approx([1e-3, 5e-4, 2.5e-4])
-    bad = LearningRateScheduler(lambda epoch, lr: -1.0)
-    with pytest.raises(ValueError, match="learning rate -1.0 for epoch 0"):
-        fit(_small_model(), mnist_train_small.images[:100], epochs=1, callbacks=[bad], verbose=False)
+    # warm-up then constant, and a cosine decay on an optimizer of our own
+    history = fit(_small_model(), x, epochs=4, batch_size=50, lr=3e-3, verbose=False,
+                  scheduler=lambda opt: LambdaLR(opt, lambda e: min(1.0, (e + 1) / 3)))
+    assert history["lr"] == pytest.approx([1e-3, 2e-3, 3e-3, 3e-3])
+    model = _small_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    history = fit(model, x, epochs=2, batch_size=50, optimizer=optimizer, scheduler=CosineAnnealingLR(optimizer, 2),
+                  verbose=False)
+    assert history["lr"] == pytest.approx([2e-3, 1e-3])
+
+
+def test_reduce_lr_on_plateau_watches_val_loss(mnist_train_small) -> None:
+    seen: list[float] = []
+
+    class Recording(ReduceLROnPlateau):
+        def step(self, metrics):  # type: ignore[override]
+            seen.append(float(metrics))
+            super().step(metrics)
+
+    x = mnist_train_small.images[:300]
+    history = fit(_small_model(), x, epochs=3, batch_size=50, validation_split=0.2, verbose=False,
+                  scheduler=lambda opt: Recording(opt, factor=0.5, patience=0, threshold=10.0))  # never "improves"
+    assert seen == history["val_loss"]
+    assert history["lr"] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+
+
+def test_scheduler_errors_before_training(mnist_train_small) -> None:
+    x = mnist_train_small.images[:100]
+    other = torch.optim.Adam(_small_model().parameters())
+    with pytest.raises(ValueError, match="the scheduler was built on another optimizer"):
+        fit(_small_model(), x, epochs=1, scheduler=CosineAnnealingLR(other, 2), verbose=False)
+    with pytest.raises(TypeError, match="scheduler must be a torch.optim.lr_scheduler object"):
+        fit(_small_model(), x, epochs=1, scheduler=0.5, verbose=False)
+    with pytest.raises(TypeError, match="scheduler\\(optimizer\\) must return"):
+        fit(_small_model(), x, epochs=1, scheduler=lambda opt: 0.1, verbose=False)
+
+
+# --------------------------------------------------------------------------- NaN policy, Ctrl-C
 
 
 def test_ctrl_c_returns_the_history_so_far(mnist_train_small) -> None:
@@ -147,24 +190,166 @@ def test_diverging_loss_stops_with_advice(mnist_train_small) -> None:
     assert len(history) == 1 and math.isnan(history["loss"][0])
 
 
-def test_divergence_names_the_batch_and_restores_the_last_good_weights(mnist_train_small) -> None:
-    """A learning rate far too high: the error says where, and the model stays usable."""
-    x = mnist_train_small.images[:1000]
-    model = _small_model()
-
+def _infinite_at(batch: int, base=mse_loss):
+    """A loss that turns infinite at the given (global, 0-based) call -- one call per training batch."""
     calls = {"n": 0}
 
-    def loss(output, target):  # an infinite loss at batch 3 of epoch 2 (10 batches per epoch)
+    def loss(output, target):
         calls["n"] += 1
-        value = mse_loss(output, target)
-        return value * float("inf") if calls["n"] == 2 * 10 + 4 else value
+        value = base(output, target)
+        return value * float("inf") if calls["n"] == batch + 1 else value
 
+    return loss
+
+
+def test_divergence_names_the_batch_and_restores_the_last_good_weights(mnist_train_small) -> None:
+    """A loss gone infinite at batch 3 of epoch 2: the error says where, and the model stays usable."""
+    x = mnist_train_small.images[:1000]
+    model = _small_model()
     expected = r"first non-finite at batch 3 of epoch 2.*lower learning rate"
     with pytest.raises(FloatingPointError, match=expected) as info:
-        fit(model, x, epochs=5, batch_size=100, loss=loss, verbose=False)
+        fit(model, x, epochs=5, batch_size=100, loss=_infinite_at(2 * 10 + 3), verbose=False)
     assert len(info.value.history) == 3 and info.value.history.stopped_epoch == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())  # Adam had turned them into NaN
     assert predict(model, x[:10]).isfinite().all()
+
+
+def test_on_nan_stop_returns_with_the_last_good_weights(mnist_train_small, capsys) -> None:
+    x = mnist_train_small.images[:400]
+
+    class Weights(Callback):
+        def __init__(self):
+            self.states, self.epochs = [], []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.states.append({k: v.clone() for k, v in self.model.state_dict().items()})
+            self.epochs.append(epoch)
+
+    weights = Weights()
+    model = _small_model()
+    history = fit(model, x, epochs=6, batch_size=100, loss=_infinite_at(2 * 4 + 1), on_nan="stop",
+                  callbacks=[weights], verbose=False)
+    assert len(history) == 3 and history.stopped_epoch == 2 and not math.isfinite(history["loss"][2])
+    assert weights.epochs == [0, 1]  # callbacks never see the diverged epoch
+    assert all(torch.equal(v, weights.states[-1][k]) for k, v in model.state_dict().items())
+    assert "stopped: loss became nan (first non-finite at batch 1 of epoch 2)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="on_nan must be one of 'raise', 'stop', got 'ignore'"):
+        fit(model, x, epochs=1, on_nan="ignore", verbose=False)
+
+
+def test_bce_on_nan_probabilities_is_a_nan_loss_not_a_torch_error() -> None:
+    probs = torch.tensor([0.2, float("nan"), 0.9])
+    target = torch.tensor([0.0, 1.0, 1.0])
+    assert torch.isnan(binary_cross_entropy(probs, target))
+    finite = torch.tensor([0.2, 0.6, 0.9], requires_grad=True)
+    ours = binary_cross_entropy(finite, target)
+    ours.backward()
+    expected = torch.nn.functional.binary_cross_entropy(finite.detach().requires_grad_(), target)
+    assert torch.equal(ours.detach(), expected.detach())
+    with pytest.raises(RuntimeError, match="between 0 and 1"):  # a wrong output range is still torch's error
+        binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
+
+
+# ------------------------------------------------------------------------------ speedups, History
+
+
+def test_speedups_are_undone_when_fit_returns(mnist_train_small) -> None:
+    model = ConvAutoencoder(4)
+    threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    seen = []
+
+    class Layout(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weight = next(p for p in self.model.parameters() if p.ndim == 4 and p.shape[1] > 1)
+            seen.append(weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous())
+
+    fit(model, mnist_train_small.images[:64], epochs=1, batch_size=32, callbacks=[Layout()], verbose=False)
+    assert seen == [True]  # channels-last while training
+    assert all(p.is_contiguous() for p in model.parameters())  # the default layout again
+    assert (torch.get_num_threads(), torch.backends.cudnn.benchmark) == (threads, benchmark)
+    seen.clear()
+    fit(model, mnist_train_small.images[:64], epochs=1, batch_size=32, callbacks=[Layout()], speedups=False,
+        verbose=False)
+    assert seen == [False]
+
+
+def test_histories_concatenate() -> None:
+    a = History({"loss": [3.0, 2.0]}, [0, 1], seconds=1.0)
+    b = History({"loss": [1.5], "lr": [1e-4]}, [0], stopped_epoch=0, seconds=0.5)
+    both = a + b
+    assert both.epoch == [0, 1, 2] and both["loss"] == [3.0, 2.0, 1.5] and both.seconds == 1.5
+    assert both.stopped_epoch == 2 and math.isnan(both["lr"][0]) and both["lr"][2] == 1e-4
+    assert a.concat(b).history.keys() == both.history.keys()
+
+
+def test_progress_is_one_summary_line_in_a_terminal(mnist_train_small, capsys) -> None:
+    fit(_small_model(), mnist_train_small.images[:100], epochs=2, batch_size=50, validation_split=0.5)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("2 epochs in ") and " - loss " in out[0] and " - val_loss " in out[0]
+
+
+def test_stored_notebook_output_is_the_summary_not_a_bar(tmp_path) -> None:
+    """nbclient applies the display update to the saved output: "N epochs in ...", never "0%|"."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import torch\nfrom aenb.models import MLPAutoencoder\nfrom aenb.training import fit\n"
+        "torch.manual_seed(0)\nhistory = fit(MLPAutoencoder((784, 8, 2)), torch.rand(60, 1, 28, 28), epochs=3, "
+        "batch_size=20, device='cpu')")]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    stored = json.dumps(nb.cells[0].outputs)
+    assert "3 epochs in " in stored and " - loss " in stored
+    assert "0%" not in stored and "it/s" not in stored and "epoch/s" not in stored
+
+
+# ------------------------------------------------------------------------------ predict contract
+
+
+def test_predict_moves_batches_restores_the_mode_and_passes_tuples(mnist_test_small) -> None:
+    vae = VAE((784, 32, 2)).train()
+    x = mnist_test_small.images[:250]
+    x_hat, mu, logvar = predict(vae, x, batch_size=100)
+    assert vae.training  # its mode is restored
+    assert x_hat.shape == (250, 1, 28, 28) and mu.shape == logvar.shape == (250, 2)
+    means, _ = predict(vae.encode, x)
+    torch.testing.assert_close(means, mu)
+    torch.testing.assert_close(reconstruct(vae, x), x_hat)  # eval mode: decoded from the means
+    assert reconstruct(vae, x).requires_grad is False and x_hat.device.type == "cpu"
+    torch.testing.assert_close(predict(vae.decode, means), x_hat)
+    # numpy arrays and Splits are accepted as they are
+    torch.testing.assert_close(reconstruct(vae, x.numpy()), x_hat)
+    torch.testing.assert_close(reconstruct(vae, mnist_test_small)[:250], x_hat)
+    with pytest.raises(TypeError, match=r"predict expects a model or a method of one.*predict\(vae.encode, x\)\[0\]"):
+        predict(lambda images: vae.encode(images)[0], x)
+    with pytest.raises(ValueError, match=r"x is empty \(shape \(0, 1, 28, 28\)\)"):
+        predict(vae, x[:0])
+    with pytest.raises(TypeError, match=r"x has dtype torch.uint8: expected float images in \[0, 1\]; "
+                                        r"convert with x.float\(\) / 255"):
+        evaluate(vae, (x * 255).to(torch.uint8))
+
+
+def test_keras_strings_for_loss_and_optimizer(mnist_train_small) -> None:
+    x = mnist_train_small.images[:200]
+
+    def run(loss) -> str:
+        gen = seed_everything(0)
+        return json.dumps(fit(_small_model(), x, epochs=1, batch_size=50, loss=loss, generator=gen,
+                              verbose=False).history)
+
+    assert run("mse") == run("mean_squared_error") == run(mse_loss)
+    assert run("binary_crossentropy") == run("bce") == run(bce_loss)
+    for optimizer in ("adam", "adamw", "sgd"):
+        assert len(fit(_small_model(), x, epochs=1, optimizer=optimizer, verbose=False)) == 1
+    with pytest.raises(ValueError, match=r"unknown loss 'mae': accepted strings are 'mse', 'mean_squared_error', "
+                                         r"'binary_crossentropy', 'bce' \(torch.nn.functional.mse_loss"):
+        fit(_small_model(), x, epochs=1, loss="mae", verbose=False)
+    expected = (r"unknown optimizer 'rmsprop': accepted strings are 'adam', 'adamw', 'sgd' "
+                r"\(torch.optim.Adam / AdamW / SGD at lr\), or pass any torch.optim optimizer")
+    with pytest.raises(ValueError, match=expected):
+        fit(_small_model(), x, epochs=1, optimizer="rmsprop", verbose=False)
+    assert np.isfinite(evaluate(_small_model(), x, loss="bce")["loss"])
 
 
 def test_argument_errors(mnist_train_small) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -39,3 +40,16 @@ def check_codes(z: torch.Tensor, latent_dim: int, who: str) -> None:
 def reconstruction_of(output: Any) -> torch.Tensor:
     """The reconstructed images in a model's output (VAEs return a tuple, image first)."""
     return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``F.binary_cross_entropy`` that turns NaN probabilities into a NaN loss instead of an error.
+
+    PyTorch refuses a NaN input ("all elements of input should be between 0 and 1"; on a GPU a
+    device-side assert that ends the process), so a diverging model would die mid-epoch and never
+    reach ``fit``'s divergence guard. Here the NaN (or infinity) is replaced before the kernel and
+    put back into the loss by ``+ 0 * probs.sum()``; finite inputs give exactly torch's value and
+    gradient.
+    """
+    safe = probs.nan_to_num(nan=0.5, posinf=1.0, neginf=0.0)
+    return F.binary_cross_entropy(safe, target, reduction=reduction) + 0 * probs.sum()

@@ -1,11 +1,19 @@
 """Convolutional autoencoders (notebook 04).
 
-The architecture follows a popular Keras tutorial ("the seed"): four small 3x3 convolutions
-encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer makes the code;
-the decoder grows a 7x7x64 block back to 28x28 with nearest-neighbour upsampling followed by
-3x3 convolutions. Two bugs of the printed seed are fixed (see :class:`ConvAutoencoder`), and a
-second decoder replaces each "upsample, then convolve" pair by one transposed convolution,
-as many PyTorch tutorials do, to compare the two (checkerboard artefacts, Odena et al., 2016).
+:class:`ConvAutoencoder` follows the convolutional autoencoder of the Keras blog post
+"Building Autoencoders in Keras" (Francois Chollet, 2016,
+https://blog.keras.io/building-autoencoders-in-keras.html; "the original" below): four small
+3x3 convolutions encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer
+makes the code; the decoder grows a 7x7x64 block back to 28x28 with nearest-neighbour
+upsampling followed by 3x3 convolutions. Two bugs of the printed original are fixed (see
+:class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
+by one transposed convolution, as many PyTorch tutorials do.
+
+:class:`FastConvAutoencoder` is ours, designed for time to quality on a CPU: two stride-2
+convolutions with BatchNorm (28 -> 14 -> 7), a small MLP around the code, and two stride-2
+transposed convolutions back, with a kernel of 4 (a multiple of the stride, so the kernel copies overlap
+evenly); ``kernel_size=3`` rebuilds the uneven overlap that makes checkerboard artefacts
+(Odena, Dumoulin & Olah, 2016, https://distill.pub/2016/deconv-checkerboard/).
 """
 
 from __future__ import annotations
@@ -16,8 +24,6 @@ from torch.nn import functional as F
 
 from .common import check_codes, check_images
 
-#: Encoder feature map before the Dense code layer: 8 channels of 7x7.
-ENCODER_SHAPE = (8, 7, 7)
 #: Decoder feature map after the first Dense layer: 64 channels of 7x7.
 DECODER_SHAPE = (64, 7, 7)
 DECODERS = ("upsample", "transpose")
@@ -79,34 +85,56 @@ def _keras_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class ConvAutoencoder(nn.Module):
-    """The seed's convolutional autoencoder, with its two bugs fixed.
+class _ConvCodec(nn.Module):
+    """What both autoencoders share: ``encoder`` / ``decoder`` Sequentials and the input checks."""
+
+    encoder: nn.Sequential
+    decoder: nn.Sequential
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, 1, 28, 28)`` to codes ``(N, latent_dim)``."""
+        check_images(x, f"{type(self).__name__}.encode")
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, latent_dim)`` to images ``(N, 1, 28, 28)`` in ``[0, 1]``."""
+        check_codes(z, self.latent_dim, f"{type(self).__name__}.decode")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class ConvAutoencoder(_ConvCodec):
+    """The original's convolutional autoencoder (Keras blog, 2016), with its two bugs fixed.
 
     Encoder: Conv(8, 3x3, stride 2) -> Conv(8) -> Conv(8, stride 2) -> Conv(8), each with a
     ReLU and Keras' "same" padding (28 -> 14 -> 7 pixels), then Flatten (392) and a Dense
     layer to the ``latent_dim`` code. Decoder: Dense(7*7*64) + ReLU -> reshape to 64x7x7 ->
     Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 -> Conv(32)] -> Conv(1) + Sigmoid.
 
-    The printed seed differs in two places, both bugs:
+    The printed original differs in two places, both bugs:
 
     * its last 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
     * its code layer has a ReLU. Codes are then non-negative (half the code space unused), and a
       code unit whose input is negative for every image outputs 0 and gets no gradient: it is
       *dead* for good. ``latent_activation="relu"`` rebuilds that variant.
 
-    A faithful port (ReLU code, Adam at 1e-3 from the first step) froze with all-black outputs
-    in our runs. Notebook 04 shows that the ReLU is not the main culprit: the first Adam steps
-    push every output pixel towards 0 (most MNIST pixels are 0) until the sigmoid saturates and
-    the MSE gradient through it vanishes; a short learning-rate warm-up avoids it.
+    A faithful port (ReLU code, MSE, Adam at 1e-3 from the first step) freezes with all-black
+    outputs, in float32 on a CPU too. Notebook 04 shows that the ReLU is not the culprit: the
+    first Adam steps push every output pixel towards 0 (most MNIST pixels are 0) until the
+    sigmoid saturates and the MSE gradient through it vanishes; a learning-rate warm-up, or the
+    cross-entropy loss (whose gradient on the sigmoid's input is ``x_hat - x``), avoids it.
 
     Args:
         latent_dim: size of the code.
-        decoder: ``"upsample"`` (the seed: nearest-neighbour upsampling then a 3x3 convolution)
+        decoder: ``"upsample"`` (the original: nearest-neighbour upsampling then a 3x3 convolution)
             or ``"transpose"`` (each such pair replaced by a 3x3, stride-2 ``ConvTranspose2d``
             with the same number of parameters).
-        latent_activation: ``None`` (linear code, the fix) or ``"relu"`` (the seed's bug).
+        latent_activation: ``None`` (linear code, the fix) or ``"relu"`` (the original's bug).
         init: ``"keras"`` (default): Glorot-uniform weights and zero biases, the defaults of the
-            seed's Keras layers; ``"torch"``: PyTorch's defaults (uniform weights *and biases*
+            original's Keras layers; ``"torch"``: PyTorch's defaults (uniform weights *and biases*
             of scale ``1/sqrt(fan_in)``), with which this model collapsed in our runs.
     """
 
@@ -151,15 +179,59 @@ class ConvAutoencoder(nn.Module):
         if init == "keras":
             self.apply(_keras_init)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images ``(N, 1, 28, 28)`` to codes ``(N, latent_dim)``."""
-        check_images(x, f"{type(self).__name__}.encode")
-        return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes ``(N, latent_dim)`` to images ``(N, 1, 28, 28)`` in ``[0, 1]``."""
-        check_codes(z, self.latent_dim, f"{type(self).__name__}.decode")
-        return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+class FastConvAutoencoder(_ConvCodec):
+    """Our convolutional autoencoder: cheap convolutions with BatchNorm and an MLP around the code.
+
+    Encoder: Conv(``width``, 3x3, stride 2) -> Conv(``2 * width``, 3x3, stride 2) (28 -> 14 -> 7),
+    each with BatchNorm and a ReLU, then Flatten, Dense(``hidden``) + BatchNorm + ReLU, and a
+    linear Dense to the code. Decoder: Dense(``hidden``) + BatchNorm + ReLU, Dense to ``2 * width``
+    maps of 7x7 + ReLU, Conv(3x3) + BatchNorm + ReLU at 7x7, ConvTranspose(``width``, stride 2)
+    + BatchNorm + ReLU (7 -> 14), ConvTranspose(1, stride 2) (14 -> 28) and a sigmoid, so
+    ``model(x)`` is an image in ``[0, 1]`` like every model of the series; train it with the
+    binary cross-entropy (``loss="bce"``).
+
+    Compared with :class:`ConvAutoencoder` it never convolves at 28x28 with more than one
+    channel (where the original's decoder spends most of its arithmetic), and the hidden Dense
+    layer on each side of the code gives the 10 numbers a non-linear map in and out; BatchNorm
+    (Ioffe & Szegedy, 2015, https://arxiv.org/abs/1502.03167) lets it train at a high learning
+    rate from the first step.
+
+    Args:
+        latent_dim: size of the code.
+        width: channels of the first convolution (the second has twice as many).
+        hidden: units of the Dense layer on each side of the code.
+        kernel_size: of both transposed convolutions: 4 (default; a multiple of the stride 2,
+            so every output pixel gets the same number of kernel copies) or 3 (uneven overlap:
+            the setting in which checkerboard artefacts appear).
+    """
+
+    def __init__(self, latent_dim: int = 10, width: int = 32, hidden: int = 256, kernel_size: int = 4) -> None:
+        super().__init__()
+        for name, value in (("latent_dim", latent_dim), ("width", width), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if kernel_size not in (3, 4):
+            raise ValueError(f"kernel_size must be 3 or 4, got {kernel_size!r}")
+        self.config = {"latent_dim": latent_dim, "width": width, "hidden": hidden, "kernel_size": kernel_size}
+        self.latent_dim = latent_dim
+        c1, c2 = width, 2 * width
+        # kernel 4, padding 1: output 2x the input; kernel 3 needs output_padding=1 for the same size.
+        up = {"kernel_size": kernel_size, "stride": 2, "padding": 1, "output_padding": 1 if kernel_size == 3 else 0}
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.BatchNorm2d(c1), nn.ReLU(),    # 28 -> 14
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),   # 14 -> 7
+            nn.Flatten(),
+            nn.Linear(c2 * 7 * 7, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, latent_dim),                                              # linear code
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, c2 * 7 * 7), nn.ReLU(),
+            nn.Unflatten(1, (c2, 7, 7)),
+            nn.Conv2d(c2, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),
+            nn.ConvTranspose2d(c2, c1, **up), nn.BatchNorm2d(c1), nn.ReLU(),           # 7 -> 14
+            nn.ConvTranspose2d(c1, 1, **up),                                            # 14 -> 28
+            nn.Sigmoid(),
+        )

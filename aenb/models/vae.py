@@ -32,9 +32,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .common import IMAGE_SHAPE, check_codes, check_images
+from .common import IMAGE_SHAPE, binary_cross_entropy, check_codes, check_images
 from .mlp import _ACTIVATIONS, _mlp
 
 N_PIXELS = 784
@@ -153,7 +152,7 @@ def reconstruction_term(x_hat: torch.Tensor, target: torch.Tensor, recon: str = 
         target = target.reshape(x_hat.shape)
     n = len(x_hat)
     if recon == "bce":
-        return F.binary_cross_entropy(x_hat, target, reduction="none").reshape(n, -1).sum(1)
+        return binary_cross_entropy(x_hat, target, reduction="none").reshape(n, -1).sum(1)
     if recon == "half_sse":
         return 0.5 * (x_hat - target).pow(2).reshape(n, -1).sum(1)
     if recon == "gaussian_optimal_sigma":
@@ -206,7 +205,6 @@ class VAELoss:
         return f"VAELoss(recon={self.recon!r}, beta={self.beta:g}, pixel_reduction={self.pixel_reduction!r})"
 
 
-@torch.inference_mode()
 def evaluate_elbo(
     model: VAE,
     images: torch.Tensor,
@@ -220,24 +218,16 @@ def evaluate_elbo(
 
     ``fit``'s ``val_loss`` decodes the posterior mean (eval-mode ``forward``), which
     gives a slightly lower reconstruction term than a sample does; this function draws
-    ``z = mu + sigma * eps`` with a generator seeded by ``seed``, so the figure is
-    repeatable. With the default loss (``VAELoss("bce")``) ``"loss"`` is the negative
-    ELBO in nats per image.
+    ``z = mu + sigma * eps`` on the CPU with a generator seeded by ``seed``, so the figure is
+    repeatable (and the same on every device). With the default loss (``VAELoss("bce")``)
+    ``"loss"`` is the negative ELBO in nats per image.
     """
+    from ..training import predict  # here, not at the top: aenb.training imports aenb.models
+    from ..validation import as_tensor
+
     loss = loss or VAELoss("bce")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    generator = torch.Generator(device=device).manual_seed(seed)
-    sums: dict[str, float] = {}
-    try:
-        for start in range(0, len(images), batch_size):
-            xb = images[start : start + batch_size].to(device)
-            mu, logvar = model.encode(xb)
-            z = reparameterize(mu, logvar, generator=generator)
-            terms = loss((model.decode(z), mu, logvar), xb)
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value) * len(xb)
-    finally:
-        model.train(was_training)
-    return {key: value / len(images) for key, value in sums.items()}
+    mu, logvar = predict(model.encode, images, batch_size=batch_size)
+    z = reparameterize(mu, logvar, generator=torch.Generator().manual_seed(seed))
+    x_hat = predict(model.decode, z, batch_size=batch_size)
+    terms = loss((x_hat, mu, logvar), as_tensor(images, "images").cpu())
+    return {key: float(value) for key, value in terms.items()}

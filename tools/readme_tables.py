@@ -1,0 +1,154 @@
+"""Rebuild the README's generated tables from ``results/*.json``: ``make results``.
+
+    python tools/readme_tables.py          # rewrite the two generated blocks of README.md
+    python tools/readme_tables.py --check  # exit 1 if they are out of date (the tests run this)
+
+The notebooks write ``results/<notebook>.json`` (:func:`aenb.results.save_results`) and
+``benchmarks/run.py`` writes ``results/benchmarks.json``; this script copies their numbers into
+the blocks between ``<!-- results:start -->`` / ``<!-- results:end -->`` and
+``<!-- benchmarks:start -->`` / ``<!-- benchmarks:end -->``, so no figure in the README is typed
+by hand. It is repository tooling, not part of the ``aenb`` package the notebooks import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aenb.paths import ROOT, atomic_write, output_dir
+from aenb.results import load_results
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+BENCH_START, BENCH_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return f"{len(value)} entries"
+    return str(value)
+
+
+def results_table(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table: one row per scalar metric of each notebook.
+
+    A metric that is a flat dict of numbers (e.g. ``knn_accuracy: {"pixels": 0.97, ...}``) gets
+    one row per entry, named ``knn_accuracy.pixels``; deeper structures (curves) stay in the JSON.
+    """
+    lines = ["| notebook | metric | value | device | seconds |", "| --- | --- | --- | --- | --- |"]
+    is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    for stem, record in results.items():
+        meta = {"mode", "device", "seconds"}
+        device, seconds = record.get("device", "?"), record.get("seconds", "?")
+        for key, value in record.items():
+            if key in meta:
+                continue
+            if isinstance(value, dict) and value and all(is_number(v) for v in value.values()):
+                rows = [(f"{key}.{k}", v) for k, v in value.items()]
+            elif is_number(value):
+                rows = [(key, value)]
+            else:
+                continue  # the table lists numbers; curves and labels stay in the JSON
+            lines += [f"| `{stem}` | `{name}` | {_fmt(v)} | {device} | {seconds} |" for name, v in rows]
+    return "\n".join(lines)
+
+
+def benchmarks_table(record: dict[str, Any]) -> str:
+    """Markdown tables from ``results/benchmarks.json`` (see benchmarks/run.py)."""
+    if not record:
+        return "_No benchmark recorded yet: run `python benchmarks/run.py`._"
+    out = []
+    for device, section in record.get("devices", {}).items():
+        variants = _variant_names(section)
+        out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
+                "(median of timed epochs after a warm-up; speed-up over the seed-style pipeline)", "",
+                "| model | notebook | batch | seed-style | " + " | ".join(variants) + " | test MSE plain → fast |",
+                "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |"]
+        for name, row in section["throughput"]["models"].items():
+            rates = row["samples_per_s"]
+            cells = [f"{rates[v]:,.0f} ({row['speedup'][v]:.1f}×)" for v in _variant_names(section)]
+            mse = row.get("test_mse", {})
+            quality = " → ".join(f"{v:.5f}" for v in mse.values()) if mse else "–"
+            out.append(f"| `{name}` | {row['notebook']} | {row['batch_size']} | {rates['seed_style']:,.0f} | "
+                       + " | ".join(cells) + f" | {quality} |")
+        if section["throughput"].get("note"):
+            out += ["", f"_Note: {section['throughput']['note']}._"]
+        latency = section.get("slider_latency_ms")
+        if latency:
+            out += ["", "Slider events (model call + redraw; 3d, 2d: latent explorer, noise: notebook 05's "
+                    "noise slider), ms over 100 events: "
+                    + "; ".join(f"{k}: median {v['median_ms']:.1f}, worst {v['worst_ms']:.1f}"
+                                for k, v in latency.items() if isinstance(v, dict) and "median_ms" in v)]
+        out.append("")
+    seconds = record.get("notebook_seconds", {})
+    if seconds:
+        out += ["Full-mode wall time of each notebook, as recorded by the notebook itself:", "",
+                "| notebook | seconds | device |", "| --- | --- | --- |"]
+        out += [f"| `{stem}` | {v['seconds']} | {v['device']} |" for stem, v in seconds.items()]
+    return "\n".join(out).strip()
+
+
+def _variant_names(section: dict[str, Any]) -> list[str]:
+    first = next(iter(section["throughput"]["models"].values()))
+    return [k for k in first["samples_per_s"] if k != "seed_style"]
+
+
+def _replace_block(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"README has no {start} ... {end} block")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def load_benchmarks(results_dir: Path | None = None) -> dict[str, Any]:
+    """``results/benchmarks.json`` (see benchmarks/run.py), or {} when there is none."""
+    path = (results_dir or output_dir("results", "full")) / "benchmarks.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def render_readme(text: str, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any]) -> str:
+    """``text`` with both generated blocks rebuilt."""
+    text = _replace_block(text, START, END, results_table(results))
+    return _replace_block(text, BENCH_START, BENCH_END, benchmarks_table(benchmarks))
+
+
+def update_readme(readme: Path, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None) -> bool:
+    """Rebuild the generated blocks of ``readme``; return True if the file changed."""
+    text = readme.read_text()
+    if BENCH_START in text:
+        new = render_readme(text, results, benchmarks or {})
+    else:
+        new = _replace_block(text, START, END, results_table(results))
+    if new == text:
+        return False
+    atomic_write(readme, lambda tmp: tmp.write_text(new))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Rebuild the README's results table from results/*.json")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args(argv)
+    results = load_results()
+    benchmarks = load_benchmarks()
+    if args.check:
+        text = args.readme.read_text()
+        if render_readme(text, results, benchmarks) != text:
+            print(f"{args.readme} tables are out of date: run `make results` (python tools/readme_tables.py)",
+                  file=sys.stderr)
+            return 1
+        print("README tables are up to date")
+        return 0
+    changed = update_readme(args.readme, results, benchmarks)
+    print("README updated" if changed else "README already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
