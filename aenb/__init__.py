@@ -19,7 +19,8 @@ One concept per module, so a reader can jump from a notebook straight to the cod
 * :mod:`aenb.plotting` -- shared figures
 * :mod:`aenb.widgets` -- ``LatentExplorer`` (``latent``), ``NoiseExplorer`` (``noise``), ``base``, PNGs (``images``)
 * :mod:`aenb.exercises` -- ``check_<name>(answer)``, one file per notebook's exercises; solutions in ``solutions/``
-* :mod:`aenb.pretrained` -- notebook 01's model for later notebooks: its checkpoint, or its recipe re-run
+* :mod:`aenb.pretrained` -- notebook 01's model for later notebooks (its checkpoint, or its recipe re-run);
+  notebook 05's original denoiser: its published weights and the recipe that made them
 * :mod:`aenb.checkpoints` -- safe save / load (``weights_only=True``)
 * :mod:`aenb.results` -- the notebooks' results JSON files
 * :mod:`aenb.device` -- device choice and seeding

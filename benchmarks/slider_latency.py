@@ -29,7 +29,7 @@ import torch
 
 from aenb.checkpoints import load_checkpoint
 from aenb.data import load_dataset
-from aenb.models import FastDenoiser, MLPAutoencoder, SeedDenoiser
+from aenb.models import FastDenoiser, MLPAutoencoder, OriginalDenoiser
 from aenb.paths import output_dir
 from aenb.widgets import LatentExplorer, NoiseExplorer
 
@@ -70,7 +70,7 @@ def measure(n: int = 100) -> dict[str, Any]:
     torch.manual_seed(0)
     model2 = MLPAutoencoder(sizes=Z3[:-1] + [2]).eval()
     denoisers = {"mlp": MLPAutoencoder((784, 64), "relu", code_activation=True),
-                 "mlp_deep": MLPAutoencoder((784, 256, 64), "relu"), "seed": SeedDenoiser(), "ours": FastDenoiser()}
+                 "mlp_deep": MLPAutoencoder((784, 256, 64), "relu"), "seed": OriginalDenoiser(), "ours": FastDenoiser()}
     explorers = {}
     for key, model, note in (("3d", model3, source), ("2d", model2, "untrained, scatter + marker")):
         with torch.inference_mode():

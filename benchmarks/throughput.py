@@ -35,7 +35,7 @@ from aenb.callbacks import Callback
 from aenb.data import data_dir, load_dataset
 from aenb.device import device_name, get_device, seed_everything
 from aenb.metrics import reconstruction_mse
-from aenb.models import VAE, ConvAutoencoder, FastDenoiser, MLPAutoencoder, SeedDenoiser
+from aenb.models import VAE, ConvAutoencoder, FastDenoiser, MLPAutoencoder, OriginalDenoiser
 from aenb.models.vae import VAELoss
 from aenb.noise import noisy_inputs
 from aenb.training import bce_loss, fit, mse_loss
@@ -62,7 +62,7 @@ def cases() -> list[Case]:
         Case("vae_784-256-2_half_sse", "03", lambda: VAE((784, 256, 2)), 128, VAELoss("half_sse")),
         Case("conv_ae_z10_upsample", "04", lambda: ConvAutoencoder(10, "upsample"), 128),
         Case("conv_ae_z10_transpose", "04", lambda: ConvAutoencoder(10, "transpose"), 128),
-        Case("dae_seed_conv", "05", SeedDenoiser, 128, bce_loss, noisy_inputs(0.5)),
+        Case("dae_seed_conv", "05", OriginalDenoiser, 128, bce_loss, noisy_inputs(0.5)),
         Case("dae_fast_conv", "05", FastDenoiser, 32, bce_loss, noisy_inputs(0.5)),
         Case("dae_mlp_784-64-784", "05", lambda: MLPAutoencoder((784, 64), "relu", code_activation=True), 128,
              bce_loss, noisy_inputs(0.5)),

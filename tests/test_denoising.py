@@ -10,8 +10,8 @@ import torch
 
 from aenb.device import seed_everything
 from aenb.metrics import psnr, ssim
-from aenb.models import FastDenoiser, MLPAutoencoder, SeedDenoiser
-from aenb.models.denoising import SEED_CODE_SHAPE
+from aenb.models import FastDenoiser, MLPAutoencoder, OriginalDenoiser
+from aenb.models.denoising import ORIGINAL_CODE_SHAPE
 from aenb.noise import add_noise, noisy_inputs
 from aenb.summary import multiply_adds
 from aenb.training import bce_loss, fit, predict
@@ -130,7 +130,7 @@ def test_noise_explorer_rejects_bad_input() -> None:
 # ---------------------------------------------------------------- the denoisers
 
 
-@pytest.mark.parametrize("cls", [SeedDenoiser, FastDenoiser])
+@pytest.mark.parametrize("cls", [OriginalDenoiser, FastDenoiser])
 def test_denoisers_map_images_to_images_in_range(cls, mnist_test_small) -> None:
     torch.manual_seed(0)
     model = cls().eval()
@@ -145,13 +145,13 @@ def test_denoisers_map_images_to_images_in_range(cls, mnist_test_small) -> None:
         model(torch.zeros(2, 784))
 
 
-def test_seed_denoiser_has_the_seed_shapes_and_our_model_is_cheaper() -> None:
-    seed = SeedDenoiser().eval()
+def test_original_denoiser_has_the_original_shapes_and_our_model_is_cheaper() -> None:
+    original = OriginalDenoiser().eval()
     with torch.no_grad():
-        assert tuple(seed.encode(torch.zeros(1, 1, 28, 28)).shape[1:]) == SEED_CODE_SHAPE  # 28 -> 14 -> 7 -> 4
-    # The seed's full-resolution 64 -> 64 convolution alone: 28 * 28 * 64 * 64 * 9 multiply-adds.
-    assert multiply_adds(seed) > 28 * 28 * 64 * 64 * 9
-    assert multiply_adds(FastDenoiser()) < multiply_adds(seed) / 2.5
+        assert tuple(original.encode(torch.zeros(1, 1, 28, 28)).shape[1:]) == ORIGINAL_CODE_SHAPE  # 28 -> 14 -> 7 -> 4
+    # The original's full-resolution 64 -> 64 convolution alone: 28 * 28 * 64 * 64 * 9 multiply-adds.
+    assert multiply_adds(original) > 28 * 28 * 64 * 64 * 9
+    assert multiply_adds(FastDenoiser()) < multiply_adds(original) / 2.5
     with pytest.raises(ValueError, match="width must be a positive int"):
         FastDenoiser(width=0)
 

@@ -1,11 +1,21 @@
-"""The reusable notebook-01 model: one recipe function, which notebook 01 calls and basic_autoencoder re-uses."""
+"""Reused models: notebook 01's recipe (called by notebook 01, re-used by basic_autoencoder) and the published weights."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import torch
 
+from aenb.checkpoints import FORMAT, read_checkpoint
 from aenb.data import load_dataset
-from aenb.pretrained import BASIC_AE_CHECKPOINT, basic_autoencoder, train_basic_autoencoder
+from aenb.metrics import psnr
+from aenb.models import OriginalDenoiser
+from aenb.noise import add_noise
+from aenb.paths import ROOT
+from aenb.pretrained import (BASIC_AE_CHECKPOINT, ORIGINAL_DENOISER_RECIPE, ORIGINAL_DENOISER_WEIGHTS, PUBLISHED,
+                             basic_autoencoder, original_denoiser, train_basic_autoencoder, train_original_denoiser)
+from aenb.training import reconstruct
 
 
 def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_path, monkeypatch) -> None:
@@ -27,3 +37,42 @@ def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_pat
     recipe_model, history = train_basic_autoencoder("fast", "cpu", validation_data=x, verbose=False)
     assert len(history) == info["epochs"] and "val_loss" in history.history and not recipe_model.training
     assert all(torch.equal(a, b) for a, b in zip(recipe_model.state_dict().values(), model.state_dict().values()))
+
+
+# --- Published weights: committed files, re-evaluated on the CPU -----------------------------------------------
+
+def test_every_published_file_is_a_safe_checkpoint_and_all_fit_in_20_mb() -> None:
+    files = sorted(PUBLISHED.glob("*"))
+    assert ORIGINAL_DENOISER_WEIGHTS in files, f"published weights missing: {files}"
+    assert sum(f.stat().st_size for f in files) <= 20 * 2**20
+    for f in files:  # read_checkpoint loads with weights_only=True: tensors and plain containers only
+        assert read_checkpoint(f)["format"] == FORMAT
+
+
+def test_published_original_denoiser_scores_what_it_says_on_the_full_test_set() -> None:
+    model, meta = original_denoiser()
+    assert meta["epochs"] == ORIGINAL_DENOISER_RECIPE["epochs"] == len(meta["per_epoch"])
+    assert meta["train_images"] == 59_000 and meta["recipe"] == ORIGINAL_DENOISER_RECIPE
+    test = load_dataset("mnist", "test").images  # notebook 05's test noise: seed 1
+    noisy = add_noise(test, 0.5, generator=torch.Generator().manual_seed(1))
+    score = float(psnr(reconstruct(model, noisy), test).mean())
+    assert abs(score - meta["test_psnr_db"]) < 0.005, (score, meta["test_psnr_db"])
+    assert score > float(psnr(noisy, test).mean()) + 5  # it denoises: about 9.4 dB in
+    # Notebook 05's stored full run loaded these weights and reports the same score.
+    stored = json.loads((ROOT / "results" / "05_denoising_autoencoder.json").read_text())
+    if stored["original_conv_source"].startswith("published"):
+        assert stored["original_conv_dae_psnr_db"] == round(score, 2)
+
+
+def test_the_original_denoiser_recipe_is_repeatable_and_learns(mnist_train_small) -> None:
+    images = mnist_train_small.images[:512]
+    model, history = train_original_denoiser(images, epochs=2, device="cpu", verbose=False)
+    again, _ = train_original_denoiser(images, epochs=2, device="cpu", verbose=False)
+    assert isinstance(model, OriginalDenoiser) and not model.training and len(history) == 2
+    assert history["loss"][1] < history["loss"][0]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_a_missing_published_file_says_how_to_get_it_back(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="git checkout -- .*--retrain-original"):
+        original_denoiser(tmp_path / "gone.pt")

@@ -147,6 +147,32 @@ def test_readme_table_is_rebuilt_from_the_files(tmp_path: Path) -> None:
     assert tables.update_readme(readme, results.load_results(folder)) is False
 
 
+def test_runtimes_and_time_to_quality_blocks_are_rebuilt_from_the_files(tmp_path: Path) -> None:
+    tables = _readme_tables()
+    runs = {"01_demo": {"mode": "full", "device": "cpu", "seconds": 120.0},
+            "02_demo": {"mode": "full", "device": "cpu", "seconds": 30.5}}
+    runtimes = tables.runtimes_table(runs)
+    assert "| `01_demo` | 120.0 | 2.0 | cpu |" in runtimes and "| **whole series** | 150.5 | 2.5 | |" in runtimes
+    flops = {"achieved_gflops": 100.0, "fraction_of_peak": 0.5}
+    entry = {"notebook": "05", "metric": "test PSNR (dB)", "target": 20.0, "target_source": "its 10 epochs",
+             "original_recipe": {"model": "OriginalDenoiser", "seconds_to_quality": 1500.0, "epochs_to_quality": 10,
+                                 "how": "trained for real"},
+             "aenb_recipe": {"model": "FastDenoiser", "seconds_to_quality": 60.0, "epochs_to_quality": 1, "epochs": 7},
+             "speedup": 25.0, "flops": {"original": flops, "aenb": {**flops, "fraction_of_peak": 0.25}},
+             "peak_gflops_matmul_4096": 200.0}
+    table = tables.time_to_quality_table({"05_denoiser": entry})
+    assert ("| 05 | test PSNR (dB) 20 | 1,500 s (10 epochs of `OriginalDenoiser`, trained for real) | "
+            "60 s (epoch 1 of 7) with `FastDenoiser` | **25.0×** | 100 GFLOP/s (50%) → 100 GFLOP/s (25%) |") in table
+    unreached = {**entry, "speedup": None, "aenb_recipe": {**entry["aenb_recipe"], "seconds_to_quality": None}}
+    assert "not reached in 7 epochs" in tables.time_to_quality_table({"05_denoiser": unreached})
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{tables.START}\n{tables.END}\n{tables.RUNTIMES_START}\nold\n{tables.RUNTIMES_END}\n"
+                      f"{tables.TTQ_START}\nold\n{tables.TTQ_END}\n")
+    assert tables.update_readme(readme, runs, None, {"05_denoiser": entry}) is True
+    text = readme.read_text()
+    assert "old" not in text and "whole series" in text and "**25.0×**" in text
+
+
 def test_committed_readme_matches_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's tables must be regenerated (make results) whenever results change."""
     monkeypatch.delenv("AENB_RESULTS")

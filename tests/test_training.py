@@ -360,3 +360,17 @@ def test_argument_errors(mnist_train_small) -> None:
         fit(_small_model(), x, epochs=1, validation_data=x, validation_split=0.1, verbose=False)
     with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\)"):
         fit(_small_model(), x, epochs=1, validation_split=1.5, verbose=False)
+
+
+def test_predict_runs_conv_models_channels_last_and_puts_the_weights_back(mnist_test_small) -> None:
+    torch.manual_seed(0)
+    model = ConvAutoencoder(10).train()
+    x = mnist_test_small.images[:300]
+    with torch.no_grad():
+        expected = model.eval()(x)
+    model.train()
+    out = predict(model, x, batch_size=128)
+    assert torch.allclose(out, expected, atol=1e-5) and out.is_contiguous()
+    assert model.training  # the mode is restored...
+    weights = [p for p in model.parameters() if p.ndim == 4]
+    assert weights and all(p.is_contiguous() for p in weights)  # ...and so is the memory format

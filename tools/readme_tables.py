@@ -3,11 +3,11 @@
     python tools/readme_tables.py          # rewrite the two generated blocks of README.md
     python tools/readme_tables.py --check  # exit 1 if they are out of date (the tests run this)
 
-The notebooks write ``results/<notebook>.json`` (:func:`aenb.results.save_results`) and
-``benchmarks/run.py`` writes ``results/benchmarks.json``; this script copies their numbers into
-the blocks between ``<!-- results:start -->`` / ``<!-- results:end -->`` and
-``<!-- benchmarks:start -->`` / ``<!-- benchmarks:end -->``, so no figure in the README is typed
-by hand. It is repository tooling, not part of the ``aenb`` package the notebooks import.
+The notebooks write ``results/<notebook>.json`` (:func:`aenb.results.save_results`),
+``benchmarks/run.py`` writes ``results/benchmarks.json`` and ``benchmarks/time_to_quality.py``
+writes ``results/time_to_quality.json``; this script copies their numbers into the README's
+blocks between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` (``results``, ``runtimes``,
+``benchmarks``, ``time-to-quality``), so no figure in those blocks is typed by hand. It is repository tooling, not part of the ``aenb`` package the notebooks import.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from aenb.results import load_results
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+RUNTIMES_START, RUNTIMES_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
+TTQ_START, TTQ_END = "<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->"
 
 
 def _fmt(value: Any) -> str:
@@ -65,8 +67,8 @@ def benchmarks_table(record: dict[str, Any]) -> str:
     for device, section in record.get("devices", {}).items():
         variants = _variant_names(section)
         out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
-                "(median of timed epochs after a warm-up; speed-up over the seed-style pipeline)", "",
-                "| model | notebook | batch | seed-style | " + " | ".join(variants) + " | test MSE plain → fast |",
+                "(median of timed epochs after a warm-up; speed-up over the original-style pipeline)", "",
+                "| model | notebook | batch | original-style | " + " | ".join(variants) + " | test MSE plain → fast |",
                 "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |"]
         for name, row in section["throughput"]["models"].items():
             rates = row["samples_per_s"]
@@ -84,12 +86,45 @@ def benchmarks_table(record: dict[str, Any]) -> str:
                     + "; ".join(f"{k}: median {v['median_ms']:.1f}, worst {v['worst_ms']:.1f}"
                                 for k, v in latency.items() if isinstance(v, dict) and "median_ms" in v)]
         out.append("")
-    seconds = record.get("notebook_seconds", {})
-    if seconds:
-        out += ["Full-mode wall time of each notebook, as recorded by the notebook itself:", "",
-                "| notebook | seconds | device |", "| --- | --- | --- |"]
-        out += [f"| `{stem}` | {v['seconds']} | {v['device']} |" for stem, v in seconds.items()]
     return "\n".join(out).strip()
+
+
+def runtimes_table(results: dict[str, dict[str, Any]]) -> str:
+    """Each notebook's recorded full-mode wall time and device (the ``seconds`` of its results file)."""
+    lines = ["| notebook | full mode: recorded seconds | minutes | device |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{stem}` | {r['seconds']:.1f} | {r['seconds'] / 60:.1f} | {r['device']} |"
+              for stem, r in results.items() if r.get("mode") == "full" and "seconds" in r]
+    total = sum(r["seconds"] for r in results.values() if r.get("mode") == "full" and "seconds" in r)
+    return "\n".join(lines + [f"| **whole series** | {total:.1f} | {total / 60:.1f} | |"])
+
+
+def time_to_quality_table(record: dict[str, Any]) -> str:
+    """The table of ``results/time_to_quality.json`` (see benchmarks/time_to_quality.py), one row per notebook."""
+    if not record:
+        return "_No time to quality recorded yet: run `python benchmarks/time_to_quality.py conv` (and `denoiser`)._"
+    lines = ["| notebook | target: the original recipe's final | original recipe: seconds to it | "
+             "aenb recipe: seconds to it | speed-up | achieved FLOP/s (original → aenb) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for entry in record.values():
+        orig, ours, flops = entry["original_recipe"], entry["aenb_recipe"], entry["flops"]
+        reached = (f"{ours['seconds_to_quality']:,.0f} s (epoch {ours['epochs_to_quality']} of {ours['epochs']})"
+                   if ours["seconds_to_quality"] is not None else f"not reached in {ours['epochs']} epochs")
+        speedup = f"**{entry['speedup']}×**" if entry["speedup"] is not None else "–"
+        share = " → ".join(f"{flops[k]['achieved_gflops']:.0f} GFLOP/s ({flops[k]['fraction_of_peak']:.0%})"
+                           for k in ("original", "aenb"))
+        lines.append(f"| {entry['notebook']} | {entry['metric']} {_fmt(entry['target'])} | {orig['seconds_to_quality']:,.0f} s "
+                     f"({orig['epochs_to_quality']} epochs of `{orig['model']}`, {orig['how']}) | "
+                     f"{reached} with `{ours['model']}` | {speedup} | {share} |")
+    peaks = "; ".join(f"{e['notebook']}: {e['peak_gflops_matmul_4096']:.0f} GFLOP/s" for e in record.values())
+    sources = " ".join(f"{e['notebook']}: {e['target_source']}." for e in record.values())
+    return "\n".join(lines + ["", f"Peak of this CPU (float32 4096² matmul, median of 5), per run: {peaks}. "
+                                   f"Percentages are of that peak. Targets: {sources}"])
+
+
+def load_time_to_quality(results_dir: Path | None = None) -> dict[str, Any]:
+    """``results/time_to_quality.json`` (see benchmarks/time_to_quality.py), or {} when there is none."""
+    path = (results_dir or output_dir("results", "full")) / "time_to_quality.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _variant_names(section: dict[str, Any]) -> list[str]:
@@ -111,19 +146,23 @@ def load_benchmarks(results_dir: Path | None = None) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def render_readme(text: str, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any]) -> str:
-    """``text`` with both generated blocks rebuilt."""
+def render_readme(text: str, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None,
+                  time_to_quality: dict[str, Any] | None = None) -> str:
+    """``text`` with its generated blocks rebuilt (the results block must be there; the others where present)."""
     text = _replace_block(text, START, END, results_table(results))
-    return _replace_block(text, BENCH_START, BENCH_END, benchmarks_table(benchmarks))
+    for start, end, body in [(RUNTIMES_START, RUNTIMES_END, lambda: runtimes_table(results)),
+                             (BENCH_START, BENCH_END, lambda: benchmarks_table(benchmarks or {})),
+                             (TTQ_START, TTQ_END, lambda: time_to_quality_table(time_to_quality or {}))]:
+        if start in text:
+            text = _replace_block(text, start, end, body())
+    return text
 
 
-def update_readme(readme: Path, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None) -> bool:
+def update_readme(readme: Path, results: dict[str, dict[str, Any]], benchmarks: dict[str, Any] | None = None,
+                  time_to_quality: dict[str, Any] | None = None) -> bool:
     """Rebuild the generated blocks of ``readme``; return True if the file changed."""
     text = readme.read_text()
-    if BENCH_START in text:
-        new = render_readme(text, results, benchmarks or {})
-    else:
-        new = _replace_block(text, START, END, results_table(results))
+    new = render_readme(text, results, benchmarks, time_to_quality)
     if new == text:
         return False
     atomic_write(readme, lambda tmp: tmp.write_text(new))
@@ -135,17 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
-    results = load_results()
-    benchmarks = load_benchmarks()
+    results, benchmarks, ttq = load_results(), load_benchmarks(), load_time_to_quality()
     if args.check:
         text = args.readme.read_text()
-        if render_readme(text, results, benchmarks) != text:
+        if render_readme(text, results, benchmarks, ttq) != text:
             print(f"{args.readme} tables are out of date: run `make results` (python tools/readme_tables.py)",
                   file=sys.stderr)
             return 1
         print("README tables are up to date")
         return 0
-    changed = update_readme(args.readme, results, benchmarks)
+    changed = update_readme(args.readme, results, benchmarks, ttq)
     print("README updated" if changed else "README already up to date")
     return 0
 

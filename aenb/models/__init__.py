@@ -13,11 +13,11 @@ with in ``self.config`` so a checkpoint can rebuild it (see :mod:`aenb.checkpoin
 
 from .common import IMAGE_SHAPE, check_codes, check_images, reconstruction_of
 from .conv import ConvAutoencoder, FastConvAutoencoder
-from .denoising import FastDenoiser, SeedDenoiser
+from .denoising import FastDenoiser, OriginalDenoiser
 from .mlp import MLPAutoencoder
 from .vae import VAE
 
 __all__ = [
-    "ConvAutoencoder", "FastConvAutoencoder", "FastDenoiser", "IMAGE_SHAPE", "MLPAutoencoder", "SeedDenoiser", "VAE", "check_codes",
+    "ConvAutoencoder", "FastConvAutoencoder", "FastDenoiser", "IMAGE_SHAPE", "MLPAutoencoder", "OriginalDenoiser", "VAE", "check_codes",
     "check_images", "reconstruction_of",
 ]

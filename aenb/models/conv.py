@@ -1,11 +1,11 @@
 """Convolutional autoencoders (notebook 04).
 
-:class:`ConvAutoencoder` follows the convolutional autoencoder of the Keras blog post
-"Building Autoencoders in Keras" (Francois Chollet, 2016,
-https://blog.keras.io/building-autoencoders-in-keras.html; "the original" below): four small
-3x3 convolutions encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer
+:class:`ConvAutoencoder` is the Keras-style convolutional autoencoder of a Keras tutorial that
+this repository recorded by its code only ("the original" below; its title, author and link could
+not be traced again, and it is not the max-pooling model of the Keras blog's "Building Autoencoders
+in Keras", Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer
 makes the code; the decoder grows a 7x7x64 block back to 28x28 with nearest-neighbour
-upsampling followed by 3x3 convolutions. Two bugs of the printed original are fixed (see
+upsampling followed by 3x3 convolutions. Two bugs of the recorded original are fixed (see
 :class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
 by one transposed convolution, as many PyTorch tutorials do.
 
@@ -107,14 +107,14 @@ class _ConvCodec(nn.Module):
 
 
 class ConvAutoencoder(_ConvCodec):
-    """The original's convolutional autoencoder (Keras blog, 2016), with its two bugs fixed.
+    """The original's Keras-style convolutional autoencoder, with its two bugs fixed.
 
     Encoder: Conv(8, 3x3, stride 2) -> Conv(8) -> Conv(8, stride 2) -> Conv(8), each with a
     ReLU and Keras' "same" padding (28 -> 14 -> 7 pixels), then Flatten (392) and a Dense
     layer to the ``latent_dim`` code. Decoder: Dense(7*7*64) + ReLU -> reshape to 64x7x7 ->
     Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 -> Conv(32)] -> Conv(1) + Sigmoid.
 
-    The printed original differs in two places, both bugs:
+    The recorded original differs in two places, both bugs:
 
     * its last 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
     * its code layer has a ReLU. Codes are then non-negative (half the code space unused), and a

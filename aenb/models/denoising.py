@@ -1,20 +1,20 @@
 """Convolutional denoising autoencoders (notebook 05).
 
-:class:`SeedDenoiser` is the convolutional denoising autoencoder of a popular tutorial ("the
-seed"): three 3x3 convolution + max-pooling stages with 64, 64 and 32 filters shrink a digit
-28 -> 14 -> 7 -> 4, and a decoder of nearest-neighbour resizes, each followed by a 3x3
+:class:`OriginalDenoiser` is the convolutional denoising autoencoder of a popular tutorial ("the
+original": Nelson Zhao's ``ConvDAE.ipynb``, TensorFlow 1, 2017): three 3x3 convolution +
+max-pooling stages with 64, 64 and 32 filters shrink a digit 28 -> 14 -> 7 -> 4, and a decoder of nearest-neighbour resizes, each followed by a 3x3
 convolution, grows it back 4 -> 7 -> 14 -> 28. Most of its arithmetic is the 64-filter
 convolution at full 28x28 resolution: 29 of its 42 million multiply-adds per image.
 
 :class:`FastDenoiser` is ours: the same encoder-decoder idea at a quarter of the resolution.
 It never convolves at 28x28 -- the first convolution has stride 2, and the last one predicts
 each 2x2 block of output pixels at 14x14 and rearranges them with ``nn.PixelShuffle``
-(sub-pixel convolution, Shi et al., 2016). It needs a third of the seed's multiply-adds
+(sub-pixel convolution, Shi et al., 2016). It needs a third of the original's multiply-adds
 (14 million per image) and, on a 2-core CPU, trains several times faster per epoch, since
 full-resolution 64-channel maps also cost memory traffic.
 
 Both end in a sigmoid, so ``model(noisy)`` is the denoised image in ``[0, 1]`` like every model
-of the series. The seed trains with sigmoid cross-entropy on logits; we train on the sigmoid's
+of the series. The original trains with sigmoid cross-entropy on logits; we train on the sigmoid's
 output with ``nn.functional.binary_cross_entropy``, the same loss (PyTorch clamps its log at
 -100, so a saturated pixel cannot produce an infinite loss).
 """
@@ -27,8 +27,8 @@ from torch.nn import functional as F
 
 from .common import check_images
 
-#: The seed's code: 32 feature maps of 4x4 (512 numbers, fewer than the 784 pixels).
-SEED_CODE_SHAPE = (32, 4, 4)
+#: The original's code: 32 feature maps of 4x4 (512 numbers, fewer than the 784 pixels).
+ORIGINAL_CODE_SHAPE = (32, 4, 4)
 
 
 class _Resize(nn.Module):
@@ -68,8 +68,8 @@ class _Denoiser(nn.Module):
         return self.decode(self.encode(x))
 
 
-class SeedDenoiser(_Denoiser):
-    """The seed's convolutional denoising autoencoder (121,281 parameters).
+class OriginalDenoiser(_Denoiser):
+    """The original's convolutional denoising autoencoder (121,281 parameters).
 
     Encoder: [Conv(64) -> MaxPool] -> [Conv(64) -> MaxPool] -> [Conv(32) -> MaxPool], all 3x3
     with ReLU and "same" padding, pooling 2x2 with the last row and column kept (``ceil_mode``,
@@ -100,11 +100,11 @@ def _conv_bn_relu(n_in: int, n_out: int, stride: int = 1) -> list[nn.Module]:
 
 
 class FastDenoiser(_Denoiser):
-    """Our convolutional denoising autoencoder: a third of the seed's arithmetic, better results.
+    """Our convolutional denoising autoencoder: a third of the original's arithmetic, better results.
 
     What changed, and why:
 
-    * **No convolution at 28x28.** The seed spends two thirds of its arithmetic on one
+    * **No convolution at 28x28.** The original spends two thirds of its arithmetic on one
       64-filter convolution at full resolution. Here the first convolution already has
       stride 2 (28 -> 14), and the last one predicts the four pixels of every 2x2 output
       block from a 14x14 map, rearranged by ``nn.PixelShuffle(2)`` ("sub-pixel
@@ -112,9 +112,9 @@ class FastDenoiser(_Denoiser):
     * **Depth where it is cheap.** Three extra 64-filter convolutions at 7x7 (each costs a
       sixteenth of the same layer at 28x28) let every output pixel see most of the digit:
       heavy noise can only be removed by knowing which digit it is.
-    * **Batch normalisation** (Ioffe & Szegedy, 2015) after each hidden convolution: in our
-      runs it was worth about +0.4 dB after three epochs at the same cost, by making the
-      larger learning rate 0.002 trainable.
+    * **Batch normalisation** (Ioffe & Szegedy, 2015) after each hidden convolution, which makes
+      the larger learning rate 0.002 trainable; notebook 05's ablation measures what removing it
+      (and each other ingredient) costs.
 
     Encoder: Conv(32, stride 2) -> Conv(32) -> Conv(64, stride 2) -> 3 x Conv(64), all 3x3 with
     batch norm and ReLU (28 -> 14 -> 7; the code is 64 maps of 7x7). Decoder: Conv(128) ->

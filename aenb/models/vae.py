@@ -77,7 +77,7 @@ class VAE(nn.Module):
     """A fully-connected VAE with a mirrored decoder.
 
     ``sizes=(784, 400, 20)`` is the classic PyTorch example (ReLU, Sigmoid output);
-    ``sizes=(784, 256, 2)`` the seed article's Fashion-MNIST model. The encoder's hidden
+    ``sizes=(784, 256, 2)`` the original's (notebook 03) Fashion-MNIST model. The encoder's hidden
     layers end in two linear heads, ``mu`` and ``logvar``; the decoder mirrors the hidden
     layers and ends in a Sigmoid, so ``decode(z)`` is an image in ``[0, 1]`` (the Bernoulli
     means for a BCE loss, the Gaussian means for an MSE loss).
@@ -169,7 +169,7 @@ class VAELoss:
     Reductions: ``recon`` is summed over the pixels of each image (``pixel_reduction="sum"``,
     the right one) and ``kl`` over the latent dimensions; both are then averaged over the
     batch. With ``beta=1`` and ``recon="bce"`` this is the PyTorch example's loss divided
-    by the batch size; ``recon="half_sse"`` is the seed article's ``0.5 * MSE(sum) + KL``.
+    by the batch size; ``recon="half_sse"`` is the original's (notebook 03) ``0.5 * MSE(sum) + KL``.
 
     ``pixel_reduction="mean"`` divides the reconstruction term by 784 while the KL term
     stays a sum: the common mistake of using ``F.mse_loss``/``F.binary_cross_entropy``
