@@ -1,8 +1,8 @@
 """Noise for denoising autoencoders (notebook 05).
 
 A denoising autoencoder (Vincent et al., 2008) is trained to map a *corrupted* image back to
-the clean one. The corruption here is the original tutorial's (notebook 05): add Gaussian noise scaled by a
-*noise factor* ``f`` and clip back into the valid pixel range,
+the clean one. The corruption here is the original tutorial's (notebook 05): add Gaussian noise
+scaled by a *noise factor* ``f`` and clip back into the valid pixel range,
 
     x_noisy = clip(x + f * N(0, 1), 0, 1).
 

@@ -57,7 +57,8 @@ from aenb.metrics import psnr
 from aenb.models import ConvAutoencoder, FastConvAutoencoder, FastDenoiser, OriginalDenoiser
 from aenb.noise import add_noise, noisy_inputs
 from aenb.paths import atomic_write, shown
-from aenb.pretrained import ORIGINAL_DENOISER_RECIPE, ORIGINAL_DENOISER_WEIGHTS, original_denoiser, train_original_denoiser
+from aenb.pretrained import (ORIGINAL_DENOISER_RECIPE, ORIGINAL_DENOISER_WEIGHTS, original_denoiser,
+                             train_original_denoiser)
 from aenb.summary import multiply_adds
 from aenb.training import bce_loss, evaluate, fit, reconstruct
 
@@ -196,7 +197,8 @@ def denoiser(peak: float, epochs: int, retrain_original: bool) -> dict:
         scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs),
         input_transform=noisy_inputs(NOISE), callbacks=[probe], generator=seed_everything(0), verbose=False)
     for row in probe.rows:
-        print(f"05 aenb recipe: epoch {row['epoch']}, {row['train_seconds']:6.1f} s, test PSNR {row['test_psnr_db']:.2f} dB")
+        print(f"05 aenb recipe: epoch {row['epoch']}, {row['train_seconds']:6.1f} s, "
+              f"test PSNR {row['test_psnr_db']:.2f} dB")
     reached = first_reaching(probe.rows, "test_psnr_db", target, higher_is_better=True)
     orig_epoch = orig_rows[-1]["train_seconds"] / len(orig_rows)
     return {

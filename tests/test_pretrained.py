@@ -1,4 +1,4 @@
-"""Reused models: notebook 01's recipe (called by notebook 01, re-used by basic_autoencoder) and the published weights."""
+"""Reused models: notebook 01's recipe (called by notebook 01, re-used by basic_autoencoder), published weights."""
 
 from __future__ import annotations
 

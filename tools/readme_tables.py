@@ -1,13 +1,14 @@
 """Rebuild the README's generated tables from ``results/*.json``: ``make results``.
 
-    python tools/readme_tables.py          # rewrite the two generated blocks of README.md
+    python tools/readme_tables.py          # rewrite the generated blocks of README.md
     python tools/readme_tables.py --check  # exit 1 if they are out of date (the tests run this)
 
 The notebooks write ``results/<notebook>.json`` (:func:`aenb.results.save_results`),
 ``benchmarks/run.py`` writes ``results/benchmarks.json`` and ``benchmarks/time_to_quality.py``
 writes ``results/time_to_quality.json``; this script copies their numbers into the README's
 blocks between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` (``results``, ``runtimes``,
-``benchmarks``, ``time-to-quality``), so no figure in those blocks is typed by hand. It is repository tooling, not part of the ``aenb`` package the notebooks import.
+``benchmarks``, ``time-to-quality``), so no figure in those blocks is typed by hand. It is
+repository tooling, not part of the ``aenb`` package the notebooks import.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def benchmarks_table(record: dict[str, Any]) -> str:
         variants = _variant_names(section)
         out += [f"**{device}** (torch {section.get('torch', '?')}): training throughput, samples/s "
                 "(median of timed epochs after a warm-up; speed-up over the original-style pipeline)", "",
-                "| model | notebook | batch | original-style | " + " | ".join(variants) + " | test MSE plain → fast |",
+                "| model | notebook | batch | original-style | " + " | ".join(variants)
+                + " | test MSE plain → fast |",
                 "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |"]
         for name, row in section["throughput"]["models"].items():
             rates = row["samples_per_s"]
@@ -112,19 +114,14 @@ def time_to_quality_table(record: dict[str, Any]) -> str:
         speedup = f"**{entry['speedup']}×**" if entry["speedup"] is not None else "–"
         share = " → ".join(f"{flops[k]['achieved_gflops']:.0f} GFLOP/s ({flops[k]['fraction_of_peak']:.0%})"
                            for k in ("original", "aenb"))
-        lines.append(f"| {entry['notebook']} | {entry['metric']} {_fmt(entry['target'])} | {orig['seconds_to_quality']:,.0f} s "
+        lines.append(f"| {entry['notebook']} | {entry['metric']} {_fmt(entry['target'])} | "
+                     f"{orig['seconds_to_quality']:,.0f} s "
                      f"({orig['epochs_to_quality']} epochs of `{orig['model']}`, {orig['how']}) | "
                      f"{reached} with `{ours['model']}` | {speedup} | {share} |")
     peaks = "; ".join(f"{e['notebook']}: {e['peak_gflops_matmul_4096']:.0f} GFLOP/s" for e in record.values())
     sources = " ".join(f"{e['notebook']}: {e['target_source']}." for e in record.values())
     return "\n".join(lines + ["", f"Peak of this CPU (float32 4096² matmul, median of 5), per run: {peaks}. "
                                    f"Percentages are of that peak. Targets: {sources}"])
-
-
-def load_time_to_quality(results_dir: Path | None = None) -> dict[str, Any]:
-    """``results/time_to_quality.json`` (see benchmarks/time_to_quality.py), or {} when there is none."""
-    path = (results_dir or output_dir("results", "full")) / "time_to_quality.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _variant_names(section: dict[str, Any]) -> list[str]:
@@ -140,9 +137,10 @@ def _replace_block(text: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def load_benchmarks(results_dir: Path | None = None) -> dict[str, Any]:
-    """``results/benchmarks.json`` (see benchmarks/run.py), or {} when there is none."""
-    path = (results_dir or output_dir("results", "full")) / "benchmarks.json"
+def load_record(name: str, results_dir: Path | None = None) -> dict[str, Any]:
+    """``results/<name>`` (``benchmarks.json`` from benchmarks/run.py, ``time_to_quality.json`` from
+    benchmarks/time_to_quality.py), or {} when there is none."""
+    path = (results_dir or output_dir("results", "full")) / name
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -174,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
-    results, benchmarks, ttq = load_results(), load_benchmarks(), load_time_to_quality()
+    results, benchmarks, ttq = load_results(), load_record("benchmarks.json"), load_record("time_to_quality.json")
     if args.check:
         text = args.readme.read_text()
         if render_readme(text, results, benchmarks, ttq) != text:

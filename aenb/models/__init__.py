@@ -18,6 +18,6 @@ from .mlp import MLPAutoencoder
 from .vae import VAE
 
 __all__ = [
-    "ConvAutoencoder", "FastConvAutoencoder", "FastDenoiser", "IMAGE_SHAPE", "MLPAutoencoder", "OriginalDenoiser", "VAE", "check_codes",
-    "check_images", "reconstruction_of",
+    "ConvAutoencoder", "FastConvAutoencoder", "FastDenoiser", "IMAGE_SHAPE", "MLPAutoencoder", "OriginalDenoiser", "VAE",
+    "check_codes", "check_images", "reconstruction_of",
 ]

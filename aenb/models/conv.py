@@ -3,9 +3,9 @@
 :class:`ConvAutoencoder` is the Keras-style convolutional autoencoder of a Keras tutorial that
 this repository recorded by its code only ("the original" below; its title, author and link could
 not be traced again, and it is not the max-pooling model of the Keras blog's "Building Autoencoders
-in Keras", Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them with stride 2 (28 -> 14 -> 7), a Dense layer
-makes the code; the decoder grows a 7x7x64 block back to 28x28 with nearest-neighbour
-upsampling followed by 3x3 convolutions. Two bugs of the recorded original are fixed (see
+in Keras", Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them with
+stride 2 (28 -> 14 -> 7), a Dense layer makes the code; the decoder grows a 7x7x64 block back to
+28x28 with nearest-neighbour upsampling followed by 3x3 convolutions. Two bugs of the recorded original are fixed (see
 :class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
 by one transposed convolution, as many PyTorch tutorials do.
 

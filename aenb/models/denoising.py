@@ -2,9 +2,10 @@
 
 :class:`OriginalDenoiser` is the convolutional denoising autoencoder of a popular tutorial ("the
 original": Nelson Zhao's ``ConvDAE.ipynb``, TensorFlow 1, 2017): three 3x3 convolution +
-max-pooling stages with 64, 64 and 32 filters shrink a digit 28 -> 14 -> 7 -> 4, and a decoder of nearest-neighbour resizes, each followed by a 3x3
-convolution, grows it back 4 -> 7 -> 14 -> 28. Most of its arithmetic is the 64-filter
-convolution at full 28x28 resolution: 29 of its 42 million multiply-adds per image.
+max-pooling stages with 64, 64 and 32 filters shrink a digit 28 -> 14 -> 7 -> 4, and a decoder
+of nearest-neighbour resizes, each followed by a 3x3 convolution, grows it back 4 -> 7 -> 14 -> 28.
+Most of its arithmetic is the 64-filter convolution at full 28x28 resolution: 29 of its 42 million
+multiply-adds per image.
 
 :class:`FastDenoiser` is ours: the same encoder-decoder idea at a quarter of the resolution.
 It never convolves at 28x28 -- the first convolution has stride 2, and the last one predicts
