@@ -10,11 +10,12 @@ One concept per module, so a reader can jump from a notebook straight to the cod
 * :mod:`aenb.models.conv` -- convolutional autoencoders (notebook 04)
 * :mod:`aenb.models.vae` -- variational autoencoders, KL divergence, ELBO losses (notebook 03)
 * :mod:`aenb.models.denoising` -- convolutional denoisers (notebook 05)
-* :mod:`aenb.training` -- ``fit``, ``History``, ``evaluate``, ``predict``, ``reconstruct``, the losses
+* :mod:`aenb.inference` -- ``predict``, ``reconstruct``: running a trained model (figures, metrics, widgets use it)
+* :mod:`aenb.training` -- ``fit``, ``History``, ``evaluate``, the losses
 * :mod:`aenb.validation` -- the argument checks ``fit`` / ``evaluate`` / ``predict`` run before touching the model
 * :mod:`aenb.callbacks` -- Keras' ``ModelCheckpoint``, ``EarlyStopping``; ``ReconstructionSnapshots``
 * :mod:`aenb.noise` -- the denoising notebook's noise, and ``fit``'s fresh-noise input transform
-* :mod:`aenb.metrics` -- reconstruction error, the PCA baseline, PSNR, SSIM, OOD AUC, k-NN accuracy
+* :mod:`aenb.metrics` -- reconstruction error, the PCA baseline, a VAE's -ELBO, PSNR, SSIM, OOD AUC, k-NN accuracy
 * :mod:`aenb.summary` -- a Keras-format model summary; multiply-adds per image
 * :mod:`aenb.plotting` -- shared figures
 * :mod:`aenb.widgets` -- ``LatentExplorer`` (``latent``), ``NoiseExplorer`` (``noise``), ``base``, PNGs (``images``)

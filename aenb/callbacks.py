@@ -18,9 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoints import save_checkpoint
+from .inference import reconstruct
 from .paths import shown
 from .plotting import plot_snapshots
-from .training import reconstruct
 
 
 class Callback:

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from .training import predict
+from .inference import predict
 
 if TYPE_CHECKING:
     from .training import History
@@ -175,8 +175,8 @@ def plot_latent_3d(
 
     ``views`` lists ``(elevation, azimuth)`` pairs in degrees, one subplot each (see
     ``Axes3D.view_init``). The axes are made with ``fig.add_subplot(projection="3d")``;
-    the older ``Axes3D(fig)`` idiom draws an empty figure on Matplotlib >= 3.4, because
-    such axes are no longer added to the figure automatically.
+    the older ``Axes3D(fig)`` idiom draws an empty figure on Matplotlib >= 3.6 (3.4 and 3.5
+    only warned), because such axes are no longer added to the figure automatically.
     """
     codes = _codes_array(codes, 3)
     groups = _class_groups(labels, class_names, len(codes))

@@ -1,19 +1,21 @@
-"""A Keras-like training loop, ``history = fit(model, x, epochs=30)``, and one way to run a trained model.
+"""A Keras-like training loop: ``history = fit(model, x, epochs=30)``, the losses, ``evaluate``.
 
-``fit`` keeps what makes training fast and safe, so no notebook copies it: data on the device, losses summed
-there and read once per epoch (``loss.item()`` per batch makes the CPU wait for the GPU at every step), the last
-good epoch's weights back after a divergence (``on_nan``), Ctrl-C returning the History, ``speedups`` (fused Adam,
-bf16, channels-last, cudnn.benchmark; CUDA graphs were dropped to keep this file short). :func:`predict` runs a
-model or ``model.encode`` in eval and inference mode, in batches, with CPU tensors back; :func:`evaluate`, the
-metrics and the figures are built on it. Argument checks live in :mod:`aenb.validation`.
+``fit`` is the loop every tutorial teaches -- for each batch: forward, loss, zero_grad, backward,
+step -- plus what makes it fast and safe, so no notebook copies it: data on the device, losses
+summed there and read once per epoch (``loss.item()`` per batch makes the CPU wait for the GPU at
+every step), the last good epoch's weights back after a divergence (``on_nan``), Ctrl-C returning
+the History, ``speedups`` (channels-last; on CUDA fused Adam, bf16, cudnn.benchmark). One context
+manager, :func:`_training_session`, owns everything set up around the loop and undoes it on every
+exit. Argument checks live in :mod:`aenb.validation`; running a trained model in :mod:`aenb.inference`.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -21,6 +23,8 @@ from torch.nn import functional as F
 
 from . import validation as check
 from .device import get_device
+from .inference import predict
+from .inference import speedups as speedups_on
 from .models.common import binary_cross_entropy, reconstruction_of
 
 if TYPE_CHECKING:
@@ -86,69 +90,59 @@ def _terms(value: torch.Tensor | Mapping[str, torch.Tensor]) -> Mapping[str, tor
     return value
 
 
-def predict(fn: Callable[[torch.Tensor], Any], x: Any, *, batch_size: int = 1000) -> Any:
-    """``fn(x)`` in batches, ``fn`` a model or a method of one (``model.encode``): each batch on the model's device,
-    in eval and inference mode, conv weights channels-last (1.4-2x faster on the CPU; both restored after), CPU
-    tensors back; tuples stay tuples (``mu, logvar``)."""
-    module = fn if isinstance(fn, nn.Module) else getattr(fn, "__self__", None)
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"predict expects a model or a method of one (model.encode, model.decode), got {fn!r:.60}; "
-                        f"take parts of a tuple afterwards, e.g. predict(vae.encode, x)[0] for the means")
-    x = check.as_tensor(x, "x")
-    batch_size = check.check_int(batch_size, "batch_size", 1)
-    device = next((t.device for t in [*module.parameters(), *module.buffers()]), torch.device("cpu"))
-    was_training, restore = module.training, _speedups(module.eval(), device, speedups=True)
-    try:
-        with torch.inference_mode():
-            outs = [fn(xb.to(device)) for xb in x.split(batch_size)]
-    finally:
-        module.train(was_training)
-        restore()
-    if isinstance(outs[0], (tuple, list)):
-        return tuple(torch.cat([out[i].cpu() for out in outs]) for i in range(len(outs[0])))
-    return torch.cat([out.cpu() for out in outs])
-
-
-def reconstruct(model: nn.Module, x: Any, *, batch_size: int = 1000) -> torch.Tensor:
-    """The model's reconstructions of ``x`` on the CPU (a VAE's ``x_hat``, without ``mu`` and ``logvar``)."""
-    return reconstruction_of(predict(model, x, batch_size=batch_size))
-
-
 def evaluate(model: nn.Module, x: Any, y: Any = None, *, loss: LossFn | str = mse_loss,
              batch_size: int = 1000) -> dict[str, float]:
     """The loss (and every other term it returns, e.g. a VAE's ``"kl"``) of ``model`` on ``x`` in eval mode."""
-    loss, x = check.loss_function(loss, LOSSES), check.as_tensor(x, "x")
-    y = x if y is None else check.as_tensor(y, "y")
+    loss, x = check.loss_function(loss, LOSSES), check.float_tensor(x, "x")
+    y = x if y is None else check.float_tensor(y, "y")
     if len(y) != len(x):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     terms = _terms(loss(predict(model, x, batch_size=batch_size), y.cpu()))
     return {key: float(value) for key, value in terms.items()}
 
 
+class _EpochTally:
+    """An epoch's bookkeeping, kept on the device: each loss term summed over the samples, the first batch whose
+    loss was not finite. :meth:`read` is the epoch's one host sync (nothing waits for the GPU before it)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.samples = 0
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+
+    def add(self, batch: int, terms: Mapping[str, torch.Tensor], n: int) -> None:
+        for key, value in terms.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float() * n
+        self.samples += n
+        bad = ~torch.isfinite(terms["loss"].detach())
+        self.first_bad = torch.where((self.first_bad < 0) & bad, batch, self.first_bad)
+
+    def read(self, model: nn.Module) -> tuple[dict[str, float], int, bool]:
+        """(mean of each loss term, first non-finite batch or -1, whether the weights are all finite)."""
+        finite = torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k] for k in keys] + [self.first_bad.float(), finite.float()]).tolist()
+        return {k: v / self.samples for k, v in zip(keys, values)}, int(values[-2]), bool(values[-1])
+
+
 def _run_epoch(model: nn.Module, loss: LossFn, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                y: torch.Tensor | None, batch_size: int, input_transform: Callable | None, bf16: bool,
                generator: torch.Generator | None) -> tuple[dict[str, float], int, bool]:
-    """One shuffled epoch of steps: (mean of each loss term, first non-finite batch or -1, weights all finite).
-    The sums stay on the device: nothing waits for the GPU until the one read at the end."""
+    """One pass over ``x`` in shuffled batches, the textbook five steps each; returns :meth:`_EpochTally.read`."""
     gen_device = x.device if generator is None else generator.device
     order = torch.randperm(len(x), generator=generator, device=gen_device).to(x.device)
-    sums: dict[str, torch.Tensor] = {}
-    first_bad = torch.full((), -1, dtype=torch.long, device=x.device)
+    tally = _EpochTally(x.device)
     for batch, idx in enumerate(order.split(batch_size)):
         xb = x.index_select(0, idx)
-        yb = xb if y is None else y.index_select(0, idx)
+        yb = xb if y is None else y.index_select(0, idx)  # an autoencoder's target is its input
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            terms = _terms(loss(model(xb if input_transform is None else input_transform(xb)), yb))
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
-        for key, value in terms.items():
-            sums[key] = sums.get(key, 0) + value.detach().float() * len(idx)
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms["loss"].detach()), batch, first_bad)
-    finite = torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()
-    keys = list(sums)
-    values = torch.stack([sums[k] for k in keys] + [first_bad.float(), finite.float()]).tolist()  # one host sync
-    return {k: v / len(order) for k, v in zip(keys, values)}, int(values[-2]), bool(values[-1])
+            output = model(xb if input_transform is None else input_transform(xb))  # 1. forward
+            terms = _terms(loss(output, yb))                                          # 2. loss
+        optimizer.zero_grad(set_to_none=True)                                        # 3. zero the gradients
+        terms["loss"].backward()                                                     # 4. backward
+        optimizer.step()                                                             # 5. step
+        tally.add(batch, terms, len(idx))
+    return tally.read(model)
 
 
 def _progress(epochs: int, verbose: bool) -> tuple[Any, Any]:
@@ -204,24 +198,18 @@ def fit(model: nn.Module, x: Any, y: Any = None, *, epochs: int, batch_size: int
     """
     loss = check.loss_function(loss, LOSSES)
     device = get_device(device)
-    x, y, x_val, y_val, callbacks = check.check_fit_args(
-        model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, optimizers=tuple(OPTIMIZERS),
-        scheduler=scheduler, validation_data=validation_data, validation_split=validation_split, callbacks=callbacks,
-        input_transform=input_transform, generator=generator, on_nan=on_nan)
+    callbacks = check.check_fit_options(
+        model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, optimizers=tuple(OPTIMIZERS),
+        scheduler=scheduler, callbacks=callbacks, input_transform=input_transform, generator=generator, on_nan=on_nan)
+    x, y, x_val, y_val = check.check_fit_data(x, y, validation_data, validation_split)
     model.to(device)
     check.check_output_shape(model, x, x if y is None else y, "x (the targets when y is None)" if y is None else "y")
     optimizer = _optimizer(optimizer, model, lr, device, speedups)
     scheduler = check.scheduler_for(scheduler, optimizer)
-    restore = _speedups(model, device, speedups)
     bf16 = speedups and device.type == "cuda" and any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
     x_dev, y_dev = x.to(device), None if y is None else y.to(device)
-    history, (bar, handle) = History(), _progress(epochs, verbose)
     last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.stop_training, start = False, time.perf_counter()
-    try:
-        for cb in callbacks:
-            cb.model = model
-            cb.on_train_begin({})
+    with _training_session(model, callbacks, epochs, device, speedups, verbose) as (history, bar):
         for epoch in range(epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
@@ -249,17 +237,35 @@ def fit(model: nn.Module, x: Any, y: Any = None, *, epochs: int, batch_size: int
             if model.stop_training:
                 history.stopped_epoch = epoch
                 break
+    return history
+
+
+@contextmanager
+def _training_session(model: nn.Module, callbacks: list[Callback], epochs: int, device: torch.device,
+                      speedups: bool, verbose: bool) -> Iterator[tuple[History, Any]]:
+    """Everything around ``fit``'s epoch loop, set up on entry and undone on *every* exit -- the loop ending,
+    a callback stopping it, a divergence (raised or not), Ctrl-C (swallowed: the History so far is returned):
+    speed-ups off, the summary line in the progress bar's place, each callback's ``on_train_end`` (so
+    ``EarlyStopping(restore_best_weights=True)`` restores after a divergence too), the model in eval mode."""
+    history, (bar, handle) = History(), _progress(epochs, verbose)
+    model.stop_training, start = False, time.perf_counter()  # Keras' flag, which callbacks set
+    try:
+        with speedups_on(model, device, speedups):
+            for cb in callbacks:
+                cb.model = model
+                cb.on_train_begin({})
+            yield history, bar
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
-        restore()
         history.seconds = time.perf_counter() - start
         _close(bar, handle, history)
-    for cb in callbacks:
-        cb.on_train_end({k: v[-1] for k, v in history.history.items()})
-    del model.stop_training
-    model.eval()
-    return history
+        try:
+            for cb in callbacks:
+                cb.on_train_end({k: v[-1] for k, v in history.history.items()})
+        finally:
+            del model.stop_training
+            model.eval()
 
 
 def _optimizer(optimizer: Any, model: nn.Module, lr: float, device: torch.device, speedups: bool) -> Any:
@@ -279,25 +285,6 @@ def _step(scheduler: Any, logs: Mapping[str, float]) -> None:
         scheduler.step(logs.get("val_loss", logs["loss"]))
     else:
         scheduler.step()
-
-
-def _speedups(model: nn.Module, device: torch.device, speedups: bool) -> Callable[[], None]:
-    """Channels-last conv weights (cuDNN's and oneDNN's fastest kernels: 1.1-1.3x faster epochs on the 2-core CPU)
-    and cudnn.benchmark when ``speedups``; returns the function that undoes them."""
-    benchmark = torch.backends.cudnn.benchmark
-    weights = [p for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd) for p in m.parameters()]
-    convert = speedups and any(p.ndim == 4 and not p.is_contiguous(memory_format=torch.channels_last)
-                               for p in weights)
-    if convert:
-        model.to(memory_format=torch.channels_last)
-    torch.backends.cudnn.benchmark = benchmark or (speedups and device.type == "cuda")
-
-    def restore() -> None:
-        torch.backends.cudnn.benchmark = benchmark
-        if convert:
-            model.to(memory_format=torch.contiguous_format)
-
-    return restore
 
 
 def _diverged(model: nn.Module, last_good: dict[str, torch.Tensor], history: History, epoch: int, first_bad: int,

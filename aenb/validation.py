@@ -1,4 +1,5 @@
-"""Argument checks for :mod:`aenb.training`: a reader's first mistake gets a message, not a traceback.
+"""Argument checks for :mod:`aenb.training` and :mod:`aenb.inference`: a reader's first mistake gets a message,
+not a traceback.
 
 Kept apart from ``training.py`` so the training loop reads in one sitting. Every check runs
 *before* ``fit`` touches the model, and every message says what was expected, what came and,
@@ -22,10 +23,10 @@ HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
 SCHEDULERS = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
 
-def check_fit_args(model: Any, x: Any, y: Any, *, epochs: Any, batch_size: Any, lr: Any, optimizer: Any,
-                   optimizers: tuple[str, ...], scheduler: Any, validation_data: Any, validation_split: Any,
-                   callbacks: Any, input_transform: Any, generator: Any, on_nan: Any) -> tuple:
-    """Every argument of ``fit`` checked before the model is touched: ``(x, y, x_val, y_val, callbacks)``."""
+def check_fit_options(model: Any, *, epochs: Any, batch_size: Any, lr: Any, optimizer: Any,
+                      optimizers: tuple[str, ...], scheduler: Any, callbacks: Any, input_transform: Any,
+                      generator: Any, on_nan: Any) -> list[Any]:
+    """Every option of ``fit`` checked before the model is touched; returns the callbacks as a list."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
@@ -51,16 +52,29 @@ def check_fit_args(model: Any, x: Any, y: Any, *, epochs: Any, batch_size: Any, 
         raise TypeError(f"input_transform must be a function of a batch, got {type(input_transform).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator (see seed_everything), got {type(generator).__name__}")
+    return check_callbacks(callbacks)
+
+
+def check_fit_data(x: Any, y: Any, validation_data: Any, validation_split: Any) -> tuple:
+    """``fit``'s data as float tensors in [0, 1]: ``(x, y, x_val, y_val)``, ``y`` and ``y_val`` None for an
+    autoencoder (targets = inputs). Validation always compares with the same kind of targets as training:
+    with ``y`` given, ``validation_data`` must be the pair ``(x_val, y_val)``."""
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
             0.0 <= validation_split < 1.0):
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is not None:
         raise ValueError("pass either validation_data or validation_split, not both")
-    x = as_tensor(x, "x")
-    y = None if y is None else as_tensor(y, "y")
+    x = float_tensor(x, "x")
+    y = None if y is None else float_tensor(y, "y")
     if y is not None and len(y) != len(x):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     x_val, y_val = validation_pair(validation_data)
+    if y is not None and x_val is not None and y_val is None:
+        # Validating against x_val itself would score a denoiser on how well it reproduces the *noisy* input:
+        # val_loss (and EarlyStopping, checkpoints, ReduceLROnPlateau with it) would measure the wrong thing.
+        raise ValueError("fit was given targets y (training maps x to y), but validation_data holds inputs only, "
+                         "so val_loss would compare the model's output with its own inputs: pass "
+                         "validation_data=(x_val, y_val), e.g. (noisy_val, clean_val) for a denoiser")
     if validation_split:
         cut = len(x) - int(round(len(x) * validation_split))
         x, x_val = x[:cut], x[cut:]
@@ -75,7 +89,7 @@ def check_fit_args(model: Any, x: Any, y: Any, *, epochs: Any, batch_size: Any, 
     for name, images in [("x", x), ("y", y), ("validation_data", x_val), ("y_val", y_val)]:
         if images is not None:
             check_pixels(images, name)
-    return x, y, x_val, y_val, check_callbacks(callbacks)
+    return x, y, x_val, y_val
 
 
 def scheduler_for(scheduler: Any, optimizer: torch.optim.Optimizer) -> Any:
@@ -93,7 +107,7 @@ def scheduler_for(scheduler: Any, optimizer: torch.optim.Optimizer) -> Any:
     return scheduler
 
 
-def as_tensor(x: Any, name: str) -> torch.Tensor:
+def float_tensor(x: Any, name: str) -> torch.Tensor:
     """``x`` as a float32 tensor: a tensor, a numpy array or an :class:`aenb.data.Split` (its ``.images``)."""
     if isinstance(x, Split):
         x = x.images
@@ -177,11 +191,11 @@ def validation_pair(data: Any) -> tuple[torch.Tensor | None, torch.Tensor | None
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
             raise ValueError(f"validation_data as a tuple must be (x_val, y_val), got {len(data)} items")
-        return as_tensor(data[0], "validation_data[0]"), as_tensor(data[1], "validation_data[1]")
+        return float_tensor(data[0], "validation_data[0]"), float_tensor(data[1], "validation_data[1]")
     if not isinstance(data, (torch.Tensor, np.ndarray, Split)):
         raise TypeError(f"validation_data must be images (a tensor, numpy array or Split) or a pair "
                         f"(x_val, y_val), got {type(data).__name__}")
-    return as_tensor(data, "validation_data"), None
+    return float_tensor(data, "validation_data"), None
 
 
 def check_optimizer_params(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from aenb.device import seed_everything
+from aenb.inference import predict
 from aenb.metrics import psnr, ssim
 from aenb.models import FastDenoiser, MLPAutoencoder, OriginalDenoiser
 from aenb.models.denoising import ORIGINAL_CODE_SHAPE
 from aenb.noise import add_noise, noisy_inputs
 from aenb.summary import multiply_adds
-from aenb.training import bce_loss, fit, predict
+from aenb.training import bce_loss, fit
 from aenb.widgets import NoiseExplorer
 
 

@@ -17,9 +17,10 @@ from torch import nn
 from aenb.callbacks import Callback, ModelCheckpoint
 from aenb.checkpoints import load_checkpoint
 from aenb.device import seed_everything
+from aenb.inference import predict
 from aenb.models import VAE, MLPAutoencoder
 from aenb.models.vae import VAELoss
-from aenb.training import bce_loss, evaluate, fit, mse_loss, predict
+from aenb.training import bce_loss, evaluate, fit, mse_loss
 
 
 def _model() -> MLPAutoencoder:

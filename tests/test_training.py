@@ -10,11 +10,12 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, ReduceLROnPlateau
 
-from aenb.callbacks import Callback, ReconstructionSnapshots
+from aenb.callbacks import Callback, EarlyStopping, ReconstructionSnapshots
 from aenb.device import seed_everything
+from aenb.inference import predict, reconstruct
 from aenb.models import VAE, ConvAutoencoder, MLPAutoencoder
 from aenb.models.common import binary_cross_entropy
-from aenb.training import History, bce_loss, evaluate, fit, mse_loss, predict, reconstruct
+from aenb.training import History, bce_loss, evaluate, fit, mse_loss
 
 
 def _small_model() -> MLPAutoencoder:
@@ -235,6 +236,93 @@ def test_on_nan_stop_returns_with_the_last_good_weights(mnist_train_small, capsy
     assert "stopped: loss became nan (first non-finite at batch 1 of epoch 2)" in capsys.readouterr().out
     with pytest.raises(ValueError, match="on_nan must be one of 'raise', 'stop', got 'ignore'"):
         fit(model, x, epochs=1, on_nan="ignore", verbose=False)
+
+
+class Lifecycle(Callback):
+    """Records the hooks fit calls; stops training or presses Ctrl-C at a chosen epoch."""
+
+    def __init__(self, stop_at: int | None = None, interrupt_at: int | None = None) -> None:
+        self.calls: list[str] = []
+        self.stop_at, self.interrupt_at = stop_at, interrupt_at
+
+    def on_train_begin(self, logs=None):
+        self.calls.append("begin")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.interrupt_at:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.stop_at:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.calls.append("end")
+
+
+@pytest.mark.parametrize("exit_path", ["all epochs", "a callback stops", "diverged, raise", "diverged, stop",
+                                       "Ctrl-C"])
+def test_every_exit_leaves_the_documented_state(mnist_train_small, exit_path) -> None:
+    """Whatever ends training: on_train_end ran once, the model is in eval mode, fit's Keras flag is gone,
+    speed-ups are undone (conv weights contiguous again)."""
+    x = mnist_train_small.images[:300]
+    model = ConvAutoencoder(latent_dim=4)
+    callback = Lifecycle(stop_at=1 if exit_path == "a callback stops" else None,
+                         interrupt_at=1 if exit_path == "Ctrl-C" else None)
+    on_nan = "stop" if exit_path == "diverged, stop" else "raise"
+    loss = _infinite_at(3 + 1) if exit_path.startswith("diverged") else mse_loss  # batch 1 of epoch 1
+    if exit_path == "diverged, raise":
+        with pytest.raises(FloatingPointError, match="batch 1 of epoch 1"):
+            fit(model, x, epochs=3, batch_size=100, loss=loss, callbacks=[callback], verbose=False)
+    else:
+        history = fit(model, x, epochs=3, batch_size=100, loss=loss, on_nan=on_nan, callbacks=[callback],
+                      verbose=False)
+        assert len(history) == {"all epochs": 3, "a callback stops": 2, "diverged, stop": 2, "Ctrl-C": 1}[exit_path]
+        assert history.interrupted == (exit_path == "Ctrl-C")
+    assert callback.calls == ["begin", "end"]
+    assert not model.training
+    assert not hasattr(model, "stop_training")
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_early_stopping_restores_the_best_weights_after_a_divergence(mnist_train_small) -> None:
+    """The raise path runs on_train_end too, so EarlyStopping puts its best epoch's weights back (epoch 1 here),
+    not the last good epoch's (2) that the divergence guard restores."""
+    x = mnist_train_small.images[:400]
+
+    class ScoreAndWeights(Callback):
+        def __init__(self):
+            self.states = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["score"] = [0.5, 0.3, 0.4][epoch]  # best at epoch 1
+            self.states.append({k: v.clone() for k, v in self.model.state_dict().items()})
+
+    model, recorder = _small_model(), ScoreAndWeights()
+    stop = EarlyStopping(monitor="score", patience=5, restore_best_weights=True)
+    with pytest.raises(FloatingPointError, match="batch 0 of epoch 3"):
+        fit(model, x, epochs=6, batch_size=100, loss=_infinite_at(3 * 4), callbacks=[recorder, stop], verbose=False)
+    assert stop.best_epoch == 1
+    assert all(torch.equal(v, recorder.states[1][k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, recorder.states[2][k]) for k, v in model.state_dict().items())
+
+
+def test_validation_with_targets_needs_target_pairs(mnist_train_small) -> None:
+    """A denoiser trained on (noisy, clean) pairs: validation images alone would be scored against themselves,
+    so fit refuses them; the pair (noisy_val, clean_val) gives the val_loss evaluate reports for that pair."""
+    clean = mnist_train_small.images[:600]
+    noisy = (clean + 0.5 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    model = _small_model()
+    with pytest.raises(ValueError, match=r"validation_data holds inputs only.*validation_data=\(x_val, y_val\)"):
+        fit(model, noisy[:500], clean[:500], epochs=1, validation_data=noisy[500:], verbose=False)
+    history = fit(model, noisy[:500], clean[:500], epochs=2, validation_data=(noisy[500:], clean[500:]),
+                  verbose=False)
+    right = evaluate(model, noisy[500:], clean[500:])["loss"]
+    wrong = evaluate(model, noisy[500:], noisy[500:])["loss"]
+    assert history["val_loss"][-1] == pytest.approx(right, rel=1e-5)
+    assert wrong != pytest.approx(right, rel=0.05)  # what the old behaviour reported: another number
+    split = fit(_small_model(), noisy, clean, epochs=1, validation_split=0.2, verbose=False)  # splits both
+    assert "val_loss" in split.history
 
 
 def test_bce_on_nan_probabilities_is_a_nan_loss_not_a_torch_error() -> None:

@@ -11,10 +11,11 @@ from torch.distributions import kl_divergence as torch_kl
 
 from aenb.checkpoints import load_checkpoint, save_checkpoint
 from aenb.device import seed_everything
-from aenb.metrics import per_image_mse
+from aenb.inference import predict, reconstruct
+from aenb.metrics import evaluate_elbo, per_image_mse
 from aenb.models import VAE, reconstruction_of
-from aenb.models.vae import VAELoss, evaluate_elbo, kl_divergence, reconstruction_term, reparameterize
-from aenb.training import evaluate, fit, predict, reconstruct
+from aenb.models.vae import VAELoss, kl_divergence, reconstruction_term, reparameterize
+from aenb.training import evaluate, fit
 
 
 def test_kl_closed_form_matches_torch_distributions() -> None:

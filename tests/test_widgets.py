@@ -25,8 +25,8 @@ from aenb.models import MLPAutoencoder
 from aenb.training import fit
 from aenb.widgets import LatentExplorer, NoiseExplorer
 from aenb.widgets.base import STALE_BORDER
-from aenb.widgets.images import IMAGE_SCALE
-from aenb.widgets.latent import MARKER_COLORS, RANGE_PADDING
+from aenb.widgets.images import IMAGE_SCALE, MARKER_COLORS
+from aenb.widgets.latent import RANGE_PADDING
 
 
 def _trained(sizes, images):
@@ -297,6 +297,23 @@ def test_a_decoder_that_fails_at_once_fails_the_cell(model3):
         LatentExplorer(_fails_beyond(model3, limit=-10.0), 3, ranges=[(-1, 1)] * 3)
     with pytest.raises(ValueError, match="784 NaN or infinite pixels"):
         LatentExplorer(lambda z: model3.decode(z) * float("nan"), 3, ranges=[(-1, 1)] * 3)
+
+
+@pytest.mark.parametrize("decoder, shape", [(torch.nn.Linear(3, 10), "(1, 10)"),
+                                            (lambda z: torch.rand(1, 3, 28, 28), "(1, 3, 28, 28)"),
+                                            (lambda z: torch.rand(1, 28, 1), "(1, 28, 1)")])
+def test_a_decoder_whose_output_is_not_an_image_is_refused_at_construction(decoder, shape):
+    """A classifier head or a colour decoder would otherwise be shown as a strip of pixels."""
+    expected = (rf"the decoder's output for a code of shape \(1, 3\) has shape \{shape[:-1]}\): expected one grey "
+                rf"image, \(1, 1, H, W\), \(1, H, W\) or a flat square \(1, H \* H\)")
+    with pytest.raises(ValueError, match=expected):
+        LatentExplorer(decoder, 3, ranges=[(-1, 1)] * 3)
+
+
+def test_flat_and_square_decoder_outputs_are_images(model3):
+    explorer = LatentExplorer(lambda z: model3.decode(z).reshape(1, 784), 3, ranges=[(-1, 1)] * 3)
+    np.testing.assert_allclose(explorer.image, _decode(model3, explorer.z), atol=1e-6)
+    assert LatentExplorer(lambda z: torch.rand(1, 16, 16), 3, ranges=[(-1, 1)] * 3).image.shape == (16, 16)
 
 
 def test_non_finite_start_and_integer_images_are_refused(model3, mnist_test_small):

@@ -9,8 +9,8 @@ decoder, and one formula: the KL divergence". Each piece is one name here:
 * :func:`kl_divergence` -- ``KL(N(mu, sigma^2) || N(0, I))`` in closed form;
 * :class:`VAELoss` -- reconstruction term + KL term, as a dict ``{"loss", "recon", "kl"}``
   that :func:`aenb.training.fit` minimises and logs term by term;
-* :func:`evaluate_elbo` -- the test loss (-ELBO, one sample of ``z``), as the PyTorch
-  example reports it.
+* its test loss (-ELBO, one sample of ``z``), as the PyTorch example reports it, is
+  :func:`aenb.metrics.evaluate_elbo`: it runs a trained model, so it sits above this module.
 
 Reductions, exactly (every loss here follows them):
 
@@ -83,11 +83,11 @@ class VAE(nn.Module):
     means for a BCE loss, the Gaussian means for an MSE loss).
 
     ``forward(x)`` returns ``(x_hat, mu, logvar)``, reconstruction first, so
-    :func:`aenb.models.reconstruction_of`, :func:`aenb.training.predict` and
+    :func:`aenb.models.reconstruction_of`, :func:`aenb.inference.predict` and
     :func:`aenb.metrics.per_image_mse` work unchanged. In training mode ``x_hat`` is
     decoded from a sample ``z = mu + sigma * eps``; in eval mode from ``z = mu``, so the
     reconstruction metrics of a trained model are "from the posterior mean" and
-    deterministic. (:func:`evaluate_elbo` samples explicitly.)
+    deterministic. (:func:`aenb.metrics.evaluate_elbo` samples explicitly.)
 
     Args:
         sizes: layer widths from the input (784) through the hidden layers to the latent
@@ -203,31 +203,3 @@ class VAELoss:
 
     def __repr__(self) -> str:
         return f"VAELoss(recon={self.recon!r}, beta={self.beta:g}, pixel_reduction={self.pixel_reduction!r})"
-
-
-def evaluate_elbo(
-    model: VAE,
-    images: torch.Tensor,
-    loss: VAELoss | None = None,
-    *,
-    seed: int = 0,
-    batch_size: int = 1000,
-) -> dict[str, float]:
-    """The loss of ``model`` on ``images`` with **one sample of z per image**, as the PyTorch
-    example reports its test loss: ``{"loss", "recon", "kl"}`` averaged per image.
-
-    ``fit``'s ``val_loss`` decodes the posterior mean (eval-mode ``forward``), which
-    gives a slightly lower reconstruction term than a sample does; this function draws
-    ``z = mu + sigma * eps`` on the CPU with a generator seeded by ``seed``, so the figure is
-    repeatable (and the same on every device). With the default loss (``VAELoss("bce")``)
-    ``"loss"`` is the negative ELBO in nats per image.
-    """
-    from ..training import predict  # here, not at the top: aenb.training imports aenb.models
-    from ..validation import as_tensor
-
-    loss = loss or VAELoss("bce")
-    mu, logvar = predict(model.encode, images, batch_size=batch_size)
-    z = reparameterize(mu, logvar, generator=torch.Generator().manual_seed(seed))
-    x_hat = predict(model.decode, z, batch_size=batch_size)
-    terms = loss((x_hat, mu, logvar), as_tensor(images, "images").cpu())
-    return {key: float(value) for key, value in terms.items()}

@@ -1,4 +1,5 @@
-"""Pictures for the explorers: images checked on the way in, PNG bytes on the way out, static snapshots.
+"""Pictures for the explorers: images checked on the way in, PNG bytes on the way out, static snapshots, and
+the 2-d code scatter drawn once as palette pixels (:class:`CodeScatter`).
 
 Both explorers send each image to the browser as PNG bytes in an ``ipywidgets.Image``, and
 both draw a static Matplotlib snapshot of their state for readers without a kernel. The
@@ -8,6 +9,7 @@ helpers here do that once, from arrays: nothing is read back from a widget's HTM
 from __future__ import annotations
 
 import io
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,8 +20,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from ..plotting import plot_latent_2d
+
 #: The 28x28 images are shown this many times larger (nearest neighbour: sharp pixels).
 IMAGE_SCALE = 6
+#: Palette indices of the scatter marker's colours (red fill, black rim); the scatter uses the 254 before them.
+MARKER_FILL, MARKER_RIM = 254, 255
+MARKER_COLORS = ((230, 20, 20), (0, 0, 0))
 
 
 def as_numpy(x: torch.Tensor | np.ndarray | Sequence[Any]) -> np.ndarray:
@@ -50,27 +57,31 @@ def check_images(images: Any, name: str = "images") -> torch.Tensor:
     return images.detach().float().cpu()
 
 
-def single_image(output: Any) -> np.ndarray:
+def single_image(output: Any, what: str = "the image") -> np.ndarray:
     """The one image in a model's output for one input, as a float ``(H, W)`` array in [0, 1].
 
-    Accepts ``(1, 1, H, W)``, ``(1, H, W)``, ``(H, W)``, a flat MNIST-sized ``(1, 784)`` and a
-    tuple whose first element is the image (e.g. a VAE's ``(x_hat, mu, logvar)``).
+    Accepts ``(1, 1, H, W)``, ``(1, H, W)``, ``(H, W)`` with H, W > 1, a flat square ``(1, H * H)``
+    such as MNIST's ``(1, 784)``, and a tuple whose first element is the image (e.g. a VAE's
+    ``(x_hat, mu, logvar)``). Anything else -- a row of 10 numbers from a classifier, three colour
+    channels -- is refused, naming ``what`` and its shape, rather than shown as a strip of pixels.
     """
     if isinstance(output, (tuple, list)):
         output = output[0]
     if not isinstance(output, torch.Tensor):
-        raise TypeError(f"expected the model to return a tensor, got {type(output).__name__}")
+        raise TypeError(f"expected {what} to be a tensor, got {type(output).__name__}")
     image = output.detach().float().cpu()
     while image.ndim > 2 and image.shape[0] == 1:
         image = image[0]
-    if image.ndim == 2 and image.shape[0] == 1 and image.shape[1] == 784:
-        image = image[0]
-    if image.ndim == 1 and image.numel() == 784:
-        image = image.reshape(28, 28)
-    if image.ndim != 2:
-        raise ValueError(f"expected one single-channel image, e.g. shape (1, 1, 28, 28); got {tuple(output.shape)}")
+    if image.ndim == 2 and 1 in image.shape:  # a flat (1, N) or (N, 1) row: an image only if N is a square
+        image = image.reshape(-1)
+    side = math.isqrt(image.numel())
+    if image.ndim == 1 and side > 1 and side * side == image.numel():
+        image = image.reshape(side, side)
+    if image.ndim != 2 or min(image.shape) < 2:
+        raise ValueError(f"{what} has shape {tuple(output.shape)}: expected one grey image, (1, 1, H, W), (1, H, W) "
+                         f"or a flat square (1, H * H), e.g. (1, 1, 28, 28) or (1, 784)")
     if not torch.isfinite(image).all():
-        raise ValueError(f"the image has {int((~torch.isfinite(image)).sum())} NaN or infinite pixels")
+        raise ValueError(f"{what} has {int((~torch.isfinite(image)).sum())} NaN or infinite pixels")
     return image.clamp(0, 1).numpy()
 
 
@@ -119,3 +130,54 @@ def figure_png(fig: Figure) -> PNGImage:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return PNGImage(data=buf.getvalue(), format="png")
+
+
+class CodeScatter:
+    """The scatter of 2-d codes as palette pixels, drawn once, and a marker pasted per event.
+
+    The axes limits are the slider ranges, so the marker can never leave the axes. ``png(z1, z2)``
+    returns the PNG of the scatter with the marker at ``(z1, z2)``.
+    """
+
+    def __init__(self, codes: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str] | None,
+                 ranges: Sequence[tuple[float, float]], radius: int = 6) -> None:
+        fig = Figure(figsize=(5.6, 4.4), dpi=80, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        plot_latent_2d(codes, labels, class_names, ax=ax, title="codes of the data; red: current z", size=4.0)
+        ax.set_xlim(ranges[0])
+        ax.set_ylim(ranges[1])
+        fig.canvas.draw()
+        rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        # Linear axes: pixel = origin + axes @ (z1, z2). Matplotlib's y grows upwards, array rows downwards.
+        (x0, y0), (x1, y1), (x2, y2) = ax.transData.transform([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
+        height = rgb.shape[0]
+        self._origin = np.array([x0, height - y0])
+        self._axes = np.array([[x1 - x0, x2 - x0], [-(y1 - y0), -(y2 - y0)]])
+        # 254 colours are plenty for ten classes on white; the marker gets the last two.
+        quantized = PILImage.fromarray(rgb).quantize(colors=MARKER_FILL, method=PILImage.Quantize.MEDIANCUT,
+                                                     dither=PILImage.Dither.NONE)
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        used = np.array(quantized.getpalette()[: 3 * MARKER_FILL], dtype=np.uint8).reshape(-1, 3)
+        palette[: len(used)] = used
+        palette[[MARKER_FILL, MARKER_RIM]] = MARKER_COLORS
+        self._palette = palette.tobytes()
+        self._indices = np.asarray(quantized, dtype=np.uint8).copy()
+        yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+        dist = np.hypot(xx, yy)
+        self._disc = dist <= radius + 0.25
+        self._rim = self._disc & (dist > radius - 1.75)
+
+    def png(self, z1: float, z2: float) -> bytes:
+        """PNG bytes of the scatter with the marker centred on the pixel of ``(z1, z2)``."""
+        col, row = np.rint(self._origin + self._axes @ np.array([z1, z2])).astype(int)
+        frame = self._indices.copy()
+        r = self._disc.shape[0] // 2
+        h, w = frame.shape
+        top, left = row - r, col - r
+        rows, cols = slice(max(top, 0), min(top + 2 * r + 1, h)), slice(max(left, 0), min(left + 2 * r + 1, w))
+        stamp = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
+        region = frame[rows, cols]  # a view: writing to it writes into frame
+        region[self._disc[stamp]] = MARKER_FILL
+        region[self._rim[stamp]] = MARKER_RIM
+        return palette_png(frame, self._palette)

@@ -7,7 +7,7 @@ notebook with a decoder (02: 3-d codes; 03: a VAE; 04: a convolutional autoencod
 Why it is built the way it is: a slider sends an event for every pixel it is dragged, so an
 update must take a few milliseconds, not the ~100 ms of redrawing a Matplotlib figure. For a
 2-d code the scatter of the data's codes is therefore drawn *once* into an array of pixels
-(:class:`CodeScatter`, a 256-colour palette: a PNG three times smaller and faster to encode);
+(:class:`aenb.widgets.images.CodeScatter`, a 256-colour palette: a PNG three times smaller and faster to encode);
 each event decodes one code, pastes a small marker onto a copy of that array with NumPy, and
 sends the PNGs to ``ipywidgets.Image`` views.
 
@@ -27,17 +27,23 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image as PILImage
 from scipy.special import ndtr, ndtri
 from scipy.stats import norm
 from torch import nn
 
 from ..plotting import plot_latent_2d
 from .base import Explorer
-from .images import IMAGE_SCALE, as_numpy, check_images, draw_image, figure_png, palette_png, single_image, \
-    snapshot_figure, to_png
+from .images import (
+    IMAGE_SCALE,
+    CodeScatter,
+    as_numpy,
+    check_images,
+    draw_image,
+    figure_png,
+    single_image,
+    snapshot_figure,
+    to_png,
+)
 
 #: Slider ranges taken from codes cover their 0.5th to 99.5th percentile per dimension...
 CODE_PERCENTILES = (0.5, 99.5)
@@ -47,62 +53,8 @@ RANGE_PADDING = 0.05
 PRIOR_QUANTILES = (0.005, 0.995)
 #: Each slider moves in this many steps from its minimum to its maximum.
 SLIDER_STEPS = 200
-#: Palette indices of the marker's colours (red fill, black rim); the scatter uses the 254 before them.
-MARKER_FILL, MARKER_RIM = 254, 255
-MARKER_COLORS = ((230, 20, 20), (0, 0, 0))
 
 Ranges = Sequence[tuple[float, float]]
-
-
-class CodeScatter:
-    """The scatter of 2-d codes as palette pixels, drawn once, and a marker pasted per event.
-
-    The axes limits are the slider ranges, so the marker can never leave the axes. ``png(z1, z2)``
-    returns the PNG of the scatter with the marker at ``(z1, z2)``.
-    """
-
-    def __init__(self, codes: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str] | None,
-                 ranges: Ranges, radius: int = 6) -> None:
-        fig = Figure(figsize=(5.6, 4.4), dpi=80, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plot_latent_2d(codes, labels, class_names, ax=ax, title="codes of the data; red: current z", size=4.0)
-        ax.set_xlim(ranges[0])
-        ax.set_ylim(ranges[1])
-        fig.canvas.draw()
-        rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
-        # Linear axes: pixel = origin + axes @ (z1, z2). Matplotlib's y grows upwards, array rows downwards.
-        (x0, y0), (x1, y1), (x2, y2) = ax.transData.transform([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
-        height = rgb.shape[0]
-        self._origin = np.array([x0, height - y0])
-        self._axes = np.array([[x1 - x0, x2 - x0], [-(y1 - y0), -(y2 - y0)]])
-        # 254 colours are plenty for ten classes on white; the marker gets the last two.
-        quantized = PILImage.fromarray(rgb).quantize(colors=MARKER_FILL, method=PILImage.Quantize.MEDIANCUT,
-                                                     dither=PILImage.Dither.NONE)
-        palette = np.zeros((256, 3), dtype=np.uint8)
-        used = np.array(quantized.getpalette()[: 3 * MARKER_FILL], dtype=np.uint8).reshape(-1, 3)
-        palette[: len(used)] = used
-        palette[[MARKER_FILL, MARKER_RIM]] = MARKER_COLORS
-        self._palette = palette.tobytes()
-        self._indices = np.asarray(quantized, dtype=np.uint8).copy()
-        yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-        dist = np.hypot(xx, yy)
-        self._disc = dist <= radius + 0.25
-        self._rim = self._disc & (dist > radius - 1.75)
-
-    def png(self, z1: float, z2: float) -> bytes:
-        """PNG bytes of the scatter with the marker centred on the pixel of ``(z1, z2)``."""
-        col, row = np.rint(self._origin + self._axes @ np.array([z1, z2])).astype(int)
-        frame = self._indices.copy()
-        r = self._disc.shape[0] // 2
-        h, w = frame.shape
-        top, left = row - r, col - r
-        rows, cols = slice(max(top, 0), min(top + 2 * r + 1, h)), slice(max(left, 0), min(left + 2 * r + 1, w))
-        stamp = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
-        region = frame[rows, cols]  # a view: writing to it writes into frame
-        region[self._disc[stamp]] = MARKER_FILL
-        region[self._rim[stamp]] = MARKER_RIM
-        return palette_png(frame, self._palette)
 
 
 class LatentExplorer(Explorer):
@@ -374,7 +326,8 @@ class LatentExplorer(Explorer):
         """
         z = self.z
         with torch.inference_mode():
-            image = single_image(self.decoder(z[None].to(self.device)))
+            image = single_image(self.decoder(z[None].to(self.device)), f"the decoder's output for a code of shape "
+                                 f"(1, {self.latent_dim})")
         self.image = image
         self.views["decoded"].value = to_png(image, IMAGE_SCALE)
 
