@@ -6,12 +6,15 @@ only tensors and plain containers are unpickled, so a file carrying a pickled pa
 (arbitrary code that would run on load) is refused rather than executed. A file that was
 edited by hand is checked before anything is built from it: every entry must be there, and
 the stored config must describe tensors of the shapes stored (a config asking for a
-billion-unit layer is refused without allocating it).
+billion-unit layer is refused without allocating it). Before any of that, the file's size and
+the sizes its zip records declare are checked, so a small file that would inflate into gigabytes
+is refused before PyTorch allocates them (see :func:`check_archive_sizes`).
 """
 
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +27,9 @@ FORMAT = "aenb-checkpoint-v1"
 #: The entries of a checkpoint file and the type each must have.
 ENTRIES: dict[str, type] = {"format": str, "class": str, "config": dict, "state_dict": dict, "metadata": dict}
 M = TypeVar("M", bound=nn.Module)
+#: The largest checkpoint file read at all. The series' largest model takes a few MB; the bound
+#: leaves room for bigger experiments while refusing a multi-gigabyte file before reading it.
+MAX_CHECKPOINT_BYTES = 256 * 2**20
 
 
 class CheckpointError(RuntimeError):
@@ -54,6 +60,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    check_archive_sizes(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -73,6 +80,36 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         if not isinstance(payload[key], kind):
             raise CheckpointError(f"{path}: {key!r} should be a {kind.__name__}, found {type(payload[key]).__name__}")
     return payload
+
+
+def check_archive_sizes(path: Path) -> None:
+    """Refuse a file that is too large, or whose zip records declare more bytes than the file holds.
+
+    ``torch.save`` writes a zip archive whose records are *stored*, not compressed, so together
+    they are never larger than the file itself. ``torch.load`` allocates each record's declared
+    uncompressed size before reading it, so a hostile file can deflate a record of gigabytes of
+    zeros into a few MB. The config that would bound the tensors is itself inside the archive and
+    cannot be read without them, so the bound comes from the file: the records' declared sizes
+    (read from the zip's directory by :mod:`zipfile`, nothing decompressed) must sum to at most
+    the file's size. Nothing but the directory is read before this check passes.
+    """
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"refused to read {path}: it is {size:,} bytes, more than the {MAX_CHECKPOINT_BYTES:,} "
+                              f"a checkpoint may have (MAX_CHECKPOINT_BYTES; the series' models take a few MB)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except Exception as exc:  # truncated, or not a zip archive as torch.save writes
+        raise CheckpointError(f"cannot read {path} as a checkpoint: {type(exc).__name__}: {exc}") from exc
+    declared = sum(record.file_size for record in records)
+    if declared > size:
+        largest = max(records, key=lambda record: record.file_size)
+        raise CheckpointError(
+            f"refused to read {path}: its zip records declare {declared:,} bytes uncompressed in a {size:,}-byte "
+            f"file (the largest, {largest.filename!r}, {largest.file_size:,} bytes stored in "
+            f"{largest.compress_size:,}); torch.save stores records uncompressed, so they cannot exceed the "
+            f"file: this one was crafted or damaged, and loading it would allocate that memory")
 
 
 def load_checkpoint(path: str | Path, cls: type[M], **expected_config: Any) -> tuple[M, dict[str, Any]]:

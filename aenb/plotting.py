@@ -2,22 +2,119 @@
 
 Every function returns the Matplotlib ``Figure`` and gives it a title, axis labels and
 row or class labels, so a figure read on its own still says what it shows.
+
+Pictures of images are laid out in PNG pixels (:func:`pixel_figure`, :func:`add_pixel_axes`):
+each image pixel becomes a sharp ``scale`` x ``scale`` square (nearest neighbour), which is
+both what a reader wants to see and what keeps the stored notebooks small.
 """
 
 from __future__ import annotations
 
+import io
+import math
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from torchvision.utils import make_grid
 
 from .inference import predict
 
 if TYPE_CHECKING:
     from .training import History
+
+
+#: PNG pixels per inch of every figure: what the notebooks store (see aenb.notebook.setup).
+FIGURE_DPI = 100
+#: Image figures show each image pixel as a PIXEL_SCALE x PIXEL_SCALE square of PNG pixels.
+PIXEL_SCALE = 2
+#: The most a palette may change a colour channel (of 255) in :func:`compact_png`.
+PALETTE_TOLERANCE = 24
+
+
+def pixel_figure(width: float, height: float) -> Figure:
+    """A pyplot figure of ``width`` x ``height`` PNG pixels (at :data:`FIGURE_DPI`).
+
+    Its margins need not be exact: the notebooks save figures cropped (or grown) to what is drawn.
+    """
+    return plt.figure(figsize=(width / FIGURE_DPI, height / FIGURE_DPI), dpi=FIGURE_DPI)
+
+
+def add_pixel_axes(fig: Figure, left: float, top: float, width: float, height: float) -> Axes:
+    """Axes placed in PNG pixels, measured from the figure's top-left corner.
+
+    An image drawn into axes of exactly ``scale`` times its size lands pixel for pixel
+    (:func:`draw_pixels`), where a layout engine would resample it by some fraction.
+    """
+    fig_width, fig_height = fig.get_size_inches() * fig.dpi
+    return fig.add_axes((left / fig_width, 1 - (top + height) / fig_height, width / fig_width, height / fig_height))
+
+
+def draw_pixels(ax: Axes, image: np.ndarray | torch.Tensor, *, cmap: str = "gray", vmin: float = 0.0,
+                vmax: float = 1.0) -> AxesImage:
+    """``image`` (H, W) in ``ax`` with nearest-neighbour pixels and no ticks."""
+    shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return shown
+
+
+def image_grid(nrows: int, ncols: int, image_shape: tuple[int, int], *, scale: int = PIXEL_SCALE,
+               gap: tuple[float, float] = (12, 12)) -> tuple[Figure, np.ndarray]:
+    """A figure of ``nrows`` x ``ncols`` axes, each exactly ``scale`` times ``image_shape`` (H, W) in pixels.
+
+    ``gap`` is the (horizontal, vertical) space between axes in pixels: room for per-axes titles
+    or x labels. Returns the figure and a ``(nrows, ncols)`` array of axes, as ``plt.subplots`` does.
+    """
+    height, width = image_shape[0] * scale, image_shape[1] * scale
+    margin, top = 40, 70  # around the grid, and above it for the axes' titles and the figure's title
+    fig = pixel_figure(2 * margin + ncols * width + (ncols - 1) * gap[0],
+                       top + margin + nrows * height + (nrows - 1) * gap[1])
+    axes = np.array([[add_pixel_axes(fig, margin + c * (width + gap[0]), top + r * (height + gap[1]), width, height)
+                      for c in range(ncols)] for r in range(nrows)])
+    return fig, axes
+
+
+def compact_png(fig: Figure) -> bytes | None:
+    """The figure as the notebooks store it: a PNG at the figure's own dpi, cropped to what is drawn,
+    in as few bytes per pixel as its colours allow (None for an empty figure, as IPython does).
+
+    A figure with nothing but greys (images of digits, black text) is stored as a grey-scale PNG,
+    exactly. Otherwise a palette PNG, a third to a half of matplotlib's RGBA PNG of the same pixels:
+    line plots have fewer than 256 colours and come through exactly; a figure with more (colour
+    maps, blended scatter points) gets 256 that cover them all (Pillow's "max coverage", no
+    dithering). Should any pixel then be off by more than :data:`PALETTE_TOLERANCE`, the figure
+    is stored as a plain RGB PNG instead, so that no colour a reader compares (a legend's) shifts.
+    """
+    from IPython.core.pylabtools import print_figure
+    from PIL import Image
+
+    png = print_figure(fig, "png", bbox_inches="tight")
+    if png is None:
+        return None
+    rgb = Image.open(io.BytesIO(png)).convert("RGB")
+    pixels = np.asarray(rgb, dtype=np.int16)
+    if (pixels == pixels[..., :1]).all():  # grey only: one channel, whose values PNG's filters predict well
+        compact = rgb.convert("L")
+    else:
+        compact = rgb.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+        if np.abs(np.asarray(compact.convert("RGB"), dtype=np.int16) - pixels).max() > PALETTE_TOLERANCE:
+            compact = rgb
+    buffer = io.BytesIO()
+    compact.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _text_width(fig: Figure, text: str, fontsize: str | float) -> float:
+    """The width in pixels of ``text`` drawn in ``fig`` at ``fontsize``."""
+    probe = fig.text(0, 0, text, fontsize=fontsize)
+    width = probe.get_window_extent(fig.canvas.get_renderer()).width
+    probe.remove()
+    return width
 
 
 def image_strip(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:
@@ -36,24 +133,43 @@ def show_rows(
     title: str,
     *,
     column_labels: Sequence[str] | None = None,
-    scale: float = 0.9,
+    scale: int = PIXEL_SCALE,
 ) -> Figure:
-    """One row of images per entry of ``rows`` (label -> images), labelled on the left."""
+    """One row of images per entry of ``rows`` (label -> images), labelled on the left.
+
+    Each image pixel is drawn as a ``scale`` x ``scale`` square. Columns are spaced apart
+    (white padding) just enough for the widest of ``column_labels``, shown under the last row.
+    """
     if not rows:
         raise ValueError("show_rows needs at least one row")
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale is PNG pixels per image pixel, a positive integer; got {scale!r}")
     n = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), 1, figsize=(max(4.0, scale * n), scale * 1.25 * len(rows) + 0.6), squeeze=False)
-    for ax, (label, images) in zip(axes[:, 0], rows.items()):
-        ax.imshow(image_strip(images, nrow=n), cmap="gray", vmin=0, vmax=1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    fig = pixel_figure(800, 600)  # resized below, once the strips' size is known
+    padding = 2  # make_grid's white border around each image
     if column_labels is not None:
-        step = 28 + 2  # image width plus make_grid's padding
-        axes[-1, 0].set_xticks([2 + step * i + 14 for i in range(len(column_labels))])
-        axes[-1, 0].set_xticklabels(column_labels)
-    fig.suptitle(title)
-    fig.tight_layout()
+        widest = max(_text_width(fig, label, "small") for label in column_labels)
+        padding = max(padding, math.ceil((widest + 6) / scale) - 28)
+    strips = {label: image_strip(images, nrow=n, padding=padding) for label, images in rows.items()}
+    strip_height, strip_width = max(s.shape[0] for s in strips.values()), max(s.shape[1] for s in strips.values())
+    height, width = strip_height * scale, strip_width * scale
+    margin, row_gap = 40, 4
+    fig.set_size_inches((2 * margin + width) / FIGURE_DPI, (2 * margin + len(rows) * (height + row_gap)) / FIGURE_DPI)
+    axes = []
+    for i, (label, strip) in enumerate(strips.items()):
+        ax = add_pixel_axes(fig, margin, margin + i * (height + row_gap), width, height)
+        draw_pixels(ax, strip)
+        ax.set_xlim(-0.5, strip_width - 0.5)  # a shorter row keeps the pixel size, with white space on the right
+        ax.set_ylim(strip_height - 0.5, -0.5)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        axes.append(ax)
+    if column_labels is not None:
+        step = 28 + padding  # image width plus the padding between images
+        axes[-1].set_xticks([padding + step * i + 13.5 for i in range(len(column_labels))], column_labels,
+                            fontsize="small")
+        axes[-1].tick_params(axis="x", length=0)
+    fig.suptitle(title, x=(margin + width / 2) / (2 * margin + width), y=1 - (margin - 6) / fig.dpi
+                 / fig.get_figheight(), va="bottom")
     return fig
 
 

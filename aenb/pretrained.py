@@ -10,23 +10,27 @@ takes about 27 minutes on a 2-core CPU, more than a whole notebook may. Its weig
 therefore **published** in ``weights/`` (committed, weights and plain metadata only, loaded with
 ``weights_only=True``): :func:`train_original_denoiser` is the recipe that made them, run by
 ``python benchmarks/time_to_quality.py denoiser --retrain-original``, and :func:`original_denoiser`
-loads them. ``tests/test_pretrained.py`` re-evaluates every published file on the CPU.
+loads them, after checking the file's SHA-256 against ``weights/SHA256SUMS``: a damaged copy
+(a bad download, a disk error, a merge tool that rewrote it) would otherwise load and score
+nonsense without a word. ``tests/test_pretrained.py`` re-evaluates every published file on the CPU.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Split, load_dataset
 from .device import get_device, seed_everything
 from .metrics import reconstruction_mse
 from .models import MLPAutoencoder, OriginalDenoiser
 from .noise import noisy_inputs
-from .paths import ROOT, output_dir, shown
+from .paths import ROOT, atomic_write, output_dir, shown
 from .training import History, bce_loss, fit
 
 if TYPE_CHECKING:
@@ -38,6 +42,14 @@ BASIC_AE_CHECKPOINT = "01_mlp_autoencoder_z3.pt"
 #: Published weights: committed with the repository, re-evaluated by the tests.
 PUBLISHED = ROOT / "weights"
 ORIGINAL_DENOISER_WEIGHTS = PUBLISHED / "05_original_conv_denoiser.pt"
+#: The published files' SHA-256 digests, in ``sha256sum`` format, in the folder beside them. A file
+#: rather than a constant here: the retrain command rewrites it without editing Python source, one
+#: list covers every published file (the tests check none is missing), and anyone can check the files
+#: without Python: ``cd weights && sha256sum -c SHA256SUMS``.
+DIGESTS = "SHA256SUMS"
+#: The command that retrains the published original denoiser (and records its new digest).
+RETRAIN_ORIGINAL = "python benchmarks/time_to_quality.py denoiser --retrain-original"
+_DIGEST_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 #: The original ConvDAE.ipynb's recipe: 10 epochs, batches of 128, Adam at 0.001, noise factor 0.5.
 ORIGINAL_DENOISER_RECIPE = {"epochs": 10, "batch_size": 128, "lr": 1e-3, "noise": 0.5, "seed": 0}
 
@@ -132,6 +144,48 @@ def original_denoiser(path: Path | str = ORIGINAL_DENOISER_WEIGHTS) -> tuple[Ori
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no published weights at {shown(path)}: restore the file from git "
-                                f"(git checkout -- {shown(path)}) or retrain them with "
-                                f"python benchmarks/time_to_quality.py denoiser --retrain-original")
+                                f"(git checkout -- {shown(path)}) or retrain them with {RETRAIN_ORIGINAL}")
+    verify_published(path)
     return load_checkpoint(path, OriginalDenoiser)
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, as ``sha256sum`` prints it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recorded_digests(folder: Path = PUBLISHED) -> dict[str, str]:
+    """``{file name: SHA-256}`` from ``folder/SHA256SUMS`` ({} when there is none)."""
+    sums = folder / DIGESTS
+    if not sums.exists():
+        return {}
+    digests = {}
+    for number, line in enumerate(sums.read_text().splitlines(), start=1):
+        match = _DIGEST_LINE.fullmatch(line)
+        if not match:
+            raise ValueError(f"line {number} of {shown(sums)} should be '<64 hex digits>  <file name>' as "
+                             f"sha256sum writes, found {line!r}")
+        digests[match[2]] = match[1]
+    return digests
+
+
+def verify_published(path: Path) -> None:
+    """Refuse a published file whose SHA-256 is not the one recorded in ``SHA256SUMS`` beside it."""
+    sums = path.parent / DIGESTS
+    expected, found = recorded_digests(path.parent).get(path.name), sha256(path)
+    if expected == found:
+        return
+    restore = (f"restore it with `git checkout -- {shown(path)} {shown(sums)}` or retrain it (which records the new "
+               f"digest) with `{RETRAIN_ORIGINAL}`")
+    if expected is None:
+        raise CheckpointError(f"{shown(sums)} records no SHA-256 for {path.name} (its SHA-256 is {found}), so it "
+                              f"cannot be checked as published weights: {restore}")
+    raise CheckpointError(f"{shown(path)} is not the published file: its SHA-256 should be {expected} (as recorded "
+                          f"in {shown(sums)}), found {found}; the file is damaged or was replaced: {restore}")
+
+
+def record_digest(path: Path) -> Path:
+    """Record ``path``'s SHA-256 in ``SHA256SUMS`` beside it (after publishing new weights); returns that file."""
+    digests = {**recorded_digests(path.parent), path.name: sha256(path)}
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items()))
+    return atomic_write(path.parent / DIGESTS, lambda tmp: tmp.write_text(text))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .paths import atomic_write, output_dir
+from .paths import atomic_write, output_dir, shown
 
 #: Keys that save_results adds itself.
 RESERVED = ("mode", "device", "seconds")
@@ -85,7 +85,30 @@ def _plain(value: Any, where: str) -> Any:
 def load_results(results_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """All full-mode result files, by notebook stem (``benchmarks.json`` excluded)."""
     folder = results_dir or output_dir("results", "full")
-    return {
-        p.stem: json.loads(p.read_text())
-        for p in sorted(folder.glob("[0-9][0-9]_*.json"))
-    }
+    return {p.stem: read_record(p) for p in sorted(folder.glob("[0-9][0-9]_*.json"))}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that is empty, not JSON, or not an object is a ValueError naming it."""
+    text = path.read_text()
+    if not text.strip():
+        raise ValueError(f"{shown(path)} is empty: expected a JSON object (rerun what writes it, or restore it "
+                         f"with git checkout -- {shown(path)})")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ValueError(f"{shown(path)} is not valid JSON: {exc.msg} at {where}") from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"{shown(path)} should hold a JSON object at the top, found {describe_json(record)}")
+    return record
+
+
+def describe_json(value: Any) -> str:
+    """``value`` as a message shows what a JSON file held: ``the string "12"``, ``NaN``, ``an array of 2 entries``."""
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)}"
+    if isinstance(value, (dict, list)):
+        entries = "1 entry" if len(value) == 1 else f"{len(value)} entries"
+        return f"{'an object' if isinstance(value, dict) else 'an array'} of {entries}"
+    return json.dumps(value)  # a number, NaN, Infinity, true, false or null, as the file spells it

@@ -21,8 +21,9 @@ is not timed).
 
 * the original recipe is trained for real, all 10 epochs (``aenb.pretrained.train_original_denoiser``,
   about 27 minutes), but only with ``--retrain-original``, which also rewrites the published
-  weights ``weights/05_original_conv_denoiser.pt`` that notebook 05 loads. Otherwise its
-  per-epoch seconds and test PSNR are read from those weights' metadata, written by that run.
+  weights ``weights/05_original_conv_denoiser.pt`` that notebook 05 loads (and their SHA-256 in
+  ``weights/SHA256SUMS``, which the loader checks). Otherwise its per-epoch seconds and test PSNR
+  are read from those weights' metadata, written by that run.
   Target: its test PSNR after its 10 epochs.
 * aenb: ``FastDenoiser`` with notebook 05's recipe (batch 32, Adam from 0.002 with a cosine
   decay), trained for real, test PSNR after every epoch.
@@ -53,14 +54,20 @@ from aenb.callbacks import Callback
 from aenb.checkpoints import save_checkpoint
 from aenb.data import load_dataset
 from aenb.device import seed_everything
+from aenb.inference import reconstruct
 from aenb.metrics import psnr
 from aenb.models import ConvAutoencoder, FastConvAutoencoder, FastDenoiser, OriginalDenoiser
 from aenb.noise import add_noise, noisy_inputs
 from aenb.paths import atomic_write, shown
-from aenb.pretrained import (ORIGINAL_DENOISER_RECIPE, ORIGINAL_DENOISER_WEIGHTS, original_denoiser,
-                             train_original_denoiser)
+from aenb.pretrained import (
+    ORIGINAL_DENOISER_RECIPE,
+    ORIGINAL_DENOISER_WEIGHTS,
+    original_denoiser,
+    record_digest,
+    train_original_denoiser,
+)
 from aenb.summary import multiply_adds
-from aenb.training import bce_loss, evaluate, fit, reconstruct
+from aenb.training import bce_loss, evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "time_to_quality.json"
@@ -182,6 +189,7 @@ def denoiser(peak: float, epochs: int, retrain_original: bool) -> dict:
             "how": "python benchmarks/time_to_quality.py denoiser --retrain-original",
             "measured_on": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "date": time.strftime("%Y-%m-%d")})
+        record_digest(ORIGINAL_DENOISER_WEIGHTS)  # weights/SHA256SUMS: original_denoiser() checks the file against it
         print(f"05 original recipe retrained: test PSNR {final['test_psnr_db']:.2f} dB after {len(history)} epochs, "
               f"{final['train_seconds']:.0f} s; wrote {ORIGINAL_DENOISER_WEIGHTS}")
     _, meta = original_denoiser()

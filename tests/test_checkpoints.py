@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from aenb.checkpoints import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from aenb.models import MLPAutoencoder
+from aenb.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from aenb.models import MLPAutoencoder, OriginalDenoiser
 from aenb.paths import STALE_SECONDS, atomic_write
+from aenb.pretrained import ORIGINAL_DENOISER_WEIGHTS
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path: Path, mnist_test_small) -> None:
@@ -175,3 +177,72 @@ def test_save_that_fails_half_way_keeps_the_previous_checkpoint(tmp_path: Path, 
     monkeypatch.undo()
     assert load_checkpoint(path, MLPAutoencoder)[1] == {"epoch": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]
+
+
+def _inflating_copy(good: Path, path: Path, declared: int) -> Path:
+    """``good`` with its first tensor record replaced by ``declared`` bytes of zeros, deflate-compressed.
+
+    The result is a valid zip (zipfile wrote it, CRC and zip64 sizes included) of about declared / 1000
+    bytes that ``torch.load`` would inflate. The zeros go through the compressor 16 MiB at a time, so
+    building it needs little memory.
+    """
+    chunk = bytes(16 * 2**20)
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w", compresslevel=1) as target:
+        for record in source.infolist():
+            if not record.filename.endswith("/data/0"):
+                target.writestr(record, source.read(record))
+                continue
+            inflating = zipfile.ZipInfo(record.filename, date_time=record.date_time)
+            inflating.compress_type = zipfile.ZIP_DEFLATED
+            with target.open(inflating, "w", force_zip64=True) as out:
+                for _ in range(declared // len(chunk)):
+                    out.write(chunk)
+    return path
+
+
+def test_a_small_file_declaring_gigabytes_is_refused_before_anything_is_read(tmp_path: Path, monkeypatch) -> None:
+    good = save_checkpoint(MLPAutoencoder((784, 8, 2)), tmp_path / "good.pt")
+    bomb = _inflating_copy(good, tmp_path / "bomb.pt", declared=2**30)  # 4 GiB would work alike, 4 times slower
+    size = bomb.stat().st_size
+    with zipfile.ZipFile(bomb) as archive:  # it is what it claims: 1 GiB of zeros in about 1 MB
+        record = next(r for r in archive.infolist() if r.filename.endswith("/data/0"))
+        assert record.file_size == 2**30 and size < 2 * 2**20
+        with archive.open(record) as stream:
+            assert stream.read(2**20) == bytes(2**20)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("torch.load was reached: the file's sizes were not checked first")
+
+    monkeypatch.setattr(torch, "load", must_not_run)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(bomb, MLPAutoencoder)
+    declared = sum(r.file_size for r in zipfile.ZipFile(bomb).infolist())
+    assert str(info.value) == (
+        f"refused to read {bomb}: its zip records declare {declared:,} bytes uncompressed in a {size:,}-byte file "
+        f"(the largest, {record.filename!r}, {record.file_size:,} bytes stored in {record.compress_size:,}); "
+        "torch.save stores records uncompressed, so they cannot exceed the file: this one was crafted or damaged, "
+        "and loading it would allocate that memory")
+    monkeypatch.undo()
+    assert load_checkpoint(good, MLPAutoencoder)[0].config["sizes"] == [784, 8, 2]
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.pt"
+    with open(huge, "wb") as fh:  # a sparse file: no disk used, nothing written
+        fh.truncate(MAX_CHECKPOINT_BYTES + 1)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(huge)
+    assert str(info.value) == (
+        f"refused to read {huge}: it is {MAX_CHECKPOINT_BYTES + 1:,} bytes, more than the {MAX_CHECKPOINT_BYTES:,} "
+        "a checkpoint may have (MAX_CHECKPOINT_BYTES; the series' models take a few MB)")
+
+
+def test_real_checkpoints_pass_the_size_checks(tmp_path: Path) -> None:
+    """Every record torch.save writes is stored uncompressed: the published weights and a fresh save both load."""
+    model, meta = load_checkpoint(ORIGINAL_DENOISER_WEIGHTS, OriginalDenoiser)
+    assert meta["epochs"] == 10
+    path = save_checkpoint(model, tmp_path / "copy.pt")
+    with zipfile.ZipFile(path) as archive:
+        assert {r.compress_type for r in archive.infolist()} == {zipfile.ZIP_STORED}
+    again, _ = load_checkpoint(path, OriginalDenoiser)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -50,10 +50,15 @@ def test_no_figure_settings_outside_ipython(monkeypatch: pytest.MonkeyPatch) -> 
     assert calls == []
 
 
-def test_setup_turns_on_retina_figures_under_ipython(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """In a real IPython shell, figures are then rendered by matplotlib_inline's retina printer."""
+def test_setup_shows_figures_as_compact_pngs_under_ipython(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """In a real IPython shell, figures are then printed as palette PNGs at their own dpi, not retina ones."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
     from IPython.core.interactiveshell import InteractiveShell
     from matplotlib.figure import Figure
+    from PIL import Image
     from traitlets.config import Config
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
@@ -63,7 +68,11 @@ def test_setup_turns_on_retina_figures_under_ipython(monkeypatch: pytest.MonkeyP
     try:
         setup("fast")
         printer = shell.display_formatter.formatters["image/png"].type_printers[Figure]
-        assert "retina" in repr(printer)
+        fig = plt.figure(figsize=(3, 2), dpi=100)
+        fig.add_subplot().plot([0, 1], [0, 1])
+        image = Image.open(io.BytesIO(base64.b64decode(printer(fig))))
+        plt.close(fig)
+        assert image.mode == "P" and image.width <= 300 and image.height <= 200
     finally:
         InteractiveShell.clear_instance()
     from IPython import get_ipython

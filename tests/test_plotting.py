@@ -44,3 +44,24 @@ def test_image_rows_have_labels_and_title(mnist_test_small) -> None:
     fig = show_rows({"input": images, "again": images}, "Six digits", column_labels=list("abcdef"))
     assert fig._suptitle.get_text() == "Six digits"
     assert [ax.get_ylabel() for ax in fig.axes] == ["input", "again"]
+
+
+def test_show_rows_draws_each_pixel_as_a_sharp_square(mnist_test_small) -> None:
+    """What the notebooks store: every image pixel a 2x2 block of equal PNG pixels, in a grey-scale PNG."""
+    import io
+
+    from PIL import Image
+
+    from aenb.plotting import PIXEL_SCALE, compact_png
+
+    images = mnist_test_small.images[:4]
+    fig = show_rows({"input": images}, "Four digits", column_labels=["a", "b", "c", "d"])
+    png = Image.open(io.BytesIO(compact_png(fig)))
+    assert png.mode == "L"  # nothing but greys: one channel
+    picture = np.asarray(png.convert("L")).astype(int)
+    expected = (image_strip(images) * 255).round().astype(int).repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
+    expected = expected[2 * PIXEL_SCALE : -2 * PIXEL_SCALE, 2 * PIXEL_SCALE : -2 * PIXEL_SCALE]  # inside the frame
+    h, w = expected.shape
+    matches = [(y, x) for y in range(picture.shape[0] - h + 1) for x in range(picture.shape[1] - w + 1)
+               if picture[y, x] == expected[0, 0] and np.abs(picture[y : y + h, x : x + w] - expected).max() <= 1]
+    assert matches, "the digits are not in the picture pixel for pixel"

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
 
-from aenb.checkpoints import FORMAT, read_checkpoint
+from aenb.checkpoints import FORMAT, CheckpointError, load_checkpoint, read_checkpoint
 from aenb.data import load_dataset
+from aenb.inference import reconstruct
 from aenb.metrics import psnr
 from aenb.models import OriginalDenoiser
 from aenb.noise import add_noise
 from aenb.paths import ROOT
-from aenb.pretrained import (BASIC_AE_CHECKPOINT, ORIGINAL_DENOISER_RECIPE, ORIGINAL_DENOISER_WEIGHTS, PUBLISHED,
-                             basic_autoencoder, original_denoiser, train_basic_autoencoder, train_original_denoiser)
-from aenb.training import reconstruct
+from aenb.pretrained import (
+    BASIC_AE_CHECKPOINT,
+    DIGESTS,
+    ORIGINAL_DENOISER_RECIPE,
+    ORIGINAL_DENOISER_WEIGHTS,
+    PUBLISHED,
+    basic_autoencoder,
+    original_denoiser,
+    record_digest,
+    recorded_digests,
+    train_basic_autoencoder,
+    train_original_denoiser,
+)
 
 
 def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_path, monkeypatch) -> None:
@@ -42,7 +57,7 @@ def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_pat
 # --- Published weights: committed files, re-evaluated on the CPU -----------------------------------------------
 
 def test_every_published_file_is_a_safe_checkpoint_and_all_fit_in_20_mb() -> None:
-    files = sorted(PUBLISHED.glob("*"))
+    files = sorted(PUBLISHED.glob("*.pt"))
     assert ORIGINAL_DENOISER_WEIGHTS in files, f"published weights missing: {files}"
     assert sum(f.stat().st_size for f in files) <= 20 * 2**20
     for f in files:  # read_checkpoint loads with weights_only=True: tensors and plain containers only
@@ -76,3 +91,66 @@ def test_the_original_denoiser_recipe_is_repeatable_and_learns(mnist_train_small
 def test_a_missing_published_file_says_how_to_get_it_back(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="git checkout -- .*--retrain-original"):
         original_denoiser(tmp_path / "gone.pt")
+
+
+def test_every_published_file_has_its_recorded_sha256() -> None:
+    """weights/SHA256SUMS lists each published file with its digest: none missing, none stale, none extra."""
+    on_disk = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in PUBLISHED.iterdir() if f.name != DIGESTS}
+    assert ORIGINAL_DENOISER_WEIGHTS.name in on_disk
+    assert recorded_digests() == on_disk
+
+
+def _damaged_copy(folder: Path) -> Path:
+    """The published file and its SHA256SUMS copied to ``folder``, 2,000 bytes of one weight tensor inverted.
+
+    The file stays the same size and a valid checkpoint: only the numbers inside a tensor change.
+    """
+    shutil.copy(PUBLISHED / DIGESTS, folder / DIGESTS)
+    raw = bytearray(ORIGINAL_DENOISER_WEIGHTS.read_bytes())
+    with zipfile.ZipFile(ORIGINAL_DENOISER_WEIGHTS) as archive:
+        largest = max(archive.infolist(), key=lambda record: record.file_size)
+        start = raw.find(archive.read(largest))  # records are stored uncompressed
+    for i in range(2_000):
+        raw[start + 50 * i] ^= 0xFF
+    copy = folder / ORIGINAL_DENOISER_WEIGHTS.name
+    copy.write_bytes(raw)
+    return copy
+
+
+def test_damaged_published_weights_are_refused_saying_how_to_restore_them(tmp_path) -> None:
+    damaged = _damaged_copy(tmp_path)
+    published, _ = original_denoiser()
+    # Without the digest the damage is silent: the file loads, with other weights.
+    loaded, _ = load_checkpoint(damaged, OriginalDenoiser)
+    assert any(not torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), published.state_dict().values()))
+    with pytest.raises(CheckpointError) as info:
+        original_denoiser(damaged)
+    expected = recorded_digests()[damaged.name]
+    found = hashlib.sha256(damaged.read_bytes()).hexdigest()
+    assert str(info.value) == (
+        f"{damaged} is not the published file: its SHA-256 should be {expected} (as recorded in {tmp_path / DIGESTS}), "
+        f"found {found}; the file is damaged or was replaced: restore it with `git checkout -- {damaged} "
+        f"{tmp_path / DIGESTS}` or retrain it (which records the new digest) with "
+        "`python benchmarks/time_to_quality.py denoiser --retrain-original`")
+    # The published file itself, and an intact copy beside the same SHA256SUMS, load.
+    shutil.copy(ORIGINAL_DENOISER_WEIGHTS, damaged)
+    intact, meta = original_denoiser(damaged)
+    assert meta["epochs"] == ORIGINAL_DENOISER_RECIPE["epochs"]
+    assert all(torch.equal(a, b) for a, b in zip(intact.state_dict().values(), published.state_dict().values()))
+
+
+def test_weights_without_a_recorded_digest_are_refused_until_one_is_recorded(tmp_path) -> None:
+    copy = tmp_path / ORIGINAL_DENOISER_WEIGHTS.name
+    shutil.copy(ORIGINAL_DENOISER_WEIGHTS, copy)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    with pytest.raises(CheckpointError) as info:
+        original_denoiser(copy)
+    assert str(info.value).startswith(f"{tmp_path / DIGESTS} records no SHA-256 for {copy.name} (its SHA-256 is "
+                                      f"{digest}), so it cannot be checked as published weights: restore it with")
+    # What --retrain-original does after writing new weights: sha256sum's format, so `sha256sum -c` reads it too.
+    assert record_digest(copy).read_text() == f"{digest}  {copy.name}\n"
+    assert original_denoiser(copy)[1]["epochs"] == ORIGINAL_DENOISER_RECIPE["epochs"]
+    (tmp_path / DIGESTS).write_text(f"{digest} {copy.name}\n")  # one space: not sha256sum's format
+    with pytest.raises(ValueError, match=r"line 1 of .*SHA256SUMS should be '<64 hex digits>  <file name>' as "
+                                         r"sha256sum writes, found '[0-9a-f]{64} 05_original_conv_denoiser.pt'$"):
+        original_denoiser(copy)

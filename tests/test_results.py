@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -177,3 +179,113 @@ def test_committed_readme_matches_committed_results(monkeypatch: pytest.MonkeyPa
     """The README's tables must be regenerated (make results) whenever results change."""
     monkeypatch.delenv("AENB_RESULTS")
     assert _readme_tables().main(["--check"]) == 0
+
+
+# --- Malformed results files: a message naming the file and the key, never a traceback or a wrong table ---------
+
+_FLOPS = {"achieved_gflops": 90.0, "fraction_of_peak": 0.5}
+#: Small valid files of each kind: each case below breaks one of them.
+_VALID = {
+    "01_demo.json": {"test_mse": 0.03, "knn": {"pixels": 0.97, "pca": 0.93}, "curve": {"2": [0.1, 0.2]},
+                     "source": "checkpoint", "mode": "full", "device": "cpu", "seconds": 9.5},
+    "benchmarks.json": {"devices": {"cpu": {"torch": "2.5", "throughput": {"models": {"mlp": {
+        "notebook": "01", "batch_size": 100, "samples_per_s": {"seed_style": 1000.0, "fit_fast": 3000.0},
+        "speedup": {"seed_style": 1.0, "fit_fast": 3.0}, "test_mse": {"fit_fast": 0.05}}}},
+        "slider_latency_ms": {"3d": {"median_ms": 1.2, "worst_ms": 1.6}}}}},
+    "time_to_quality.json": {"05_denoiser": {
+        "notebook": "05", "metric": "test PSNR (dB)", "target": 19.5, "target_source": "its 10 epochs",
+        "original_recipe": {"model": "OriginalDenoiser", "seconds_to_quality": 1643.0, "epochs_to_quality": 10,
+                            "how": "trained for real"},
+        "aenb_recipe": {"model": "FastDenoiser", "epochs": 7, "seconds_to_quality": 65.2, "epochs_to_quality": 1,
+                        "per_epoch": [{"epoch": 1, "test_psnr_db": 20.4}]},
+        "speedup": 25.2, "flops": {"original": _FLOPS, "aenb": {**_FLOPS, "fraction_of_peak": 0.4}},
+        "peak_gflops_matmul_4096": 160.0}},
+}
+_MODELS = "['devices']['cpu']['throughput']['models']['mlp']"
+
+
+def _set(path: tuple, value: object) -> Callable[[dict], None]:
+    """A change to a valid record: ``record[path[0]]...[path[-1]] = value``, or delete that key for _DELETE."""
+    def change(record: dict) -> None:
+        for key in path[:-1]:
+            record = record[key]
+        if value is _DELETE:
+            del record[path[-1]]
+        else:
+            record[path[-1]] = value
+    return change
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("name, broken, message", [
+    ("01_demo.json", "{not json", " is not valid JSON: Expecting property name enclosed in double quotes at line 1, "
+                                  "column 2"),
+    ("01_demo.json", "", " is empty: expected a JSON object (rerun what writes it, or restore it with git checkout "
+                         "-- {path})"),
+    ("01_demo.json", "[0.03]", " should hold a JSON object at the top, found an array of 1 entry"),
+    ("01_demo.json", '{"label": "x", "mode": "full", "device": "cpu", "seconds": 1}',
+     " has no metrics: expected at least one number, or object of numbers, besides 'mode', 'device', 'seconds'; "
+     "found the keys ['device', 'label', 'mode', 'seconds']"),
+    ("01_demo.json", _set(("mode",), _DELETE), "['mode'] should be \"full\" (the README shows full-mode runs; "
+                                               "other modes write under results/<mode>/), found nothing (the key is "
+                                               "missing)"),
+    ("01_demo.json", _set(("mode",), "fast"), "['mode'] should be \"full\" (the README shows full-mode runs; "
+                                              "other modes write under results/<mode>/), found the string \"fast\""),
+    ("01_demo.json", _set(("device",), _DELETE), "['device'] should be a string, found nothing (the key is missing)"),
+    ("01_demo.json", _set(("seconds",), "12"), "['seconds'] should be a finite number >= 0, found the string \"12\""),
+    ("01_demo.json", _set(("seconds",), -1), "['seconds'] should be a finite number >= 0, found -1"),
+    ("01_demo.json", _set(("test_mse",), float("nan")), "['test_mse'] should be a finite number, found NaN"),
+    ("01_demo.json", _set(("test_mse",), "0.03"), "['test_mse'] should be a number, found the string \"0.03\""),
+    ("01_demo.json", _set(("knn", "pca"), "0.93"), "['knn']['pca'] should be a number, found the string \"0.93\""),
+    ("01_demo.json", _set(("knn", "pca"), [0.93]),
+     "['knn']['pca'] should be a finite number like the other entries of 'knn' (an object of numbers gets a table "
+     "row each), found an array of 1 entry"),
+    ("benchmarks.json", "{", " is not valid JSON: Expecting property name enclosed in double quotes at line 1, "
+                             "column 2"),
+    ("benchmarks.json", '{"cpu": {"throughput": {}}}',
+     "['devices'] should be a non-empty object, found nothing (the key is missing)"),
+    ("benchmarks.json", _set(("devices", "cpu", "throughput", "models", "mlp", "speedup", "fit_fast"), _DELETE),
+     f"{_MODELS}['speedup']['fit_fast'] should be a finite number, found nothing (the key is missing)"),
+    ("benchmarks.json", _set(("devices", "cpu", "throughput", "models", "mlp", "samples_per_s", "seed_style"), "1,000"),
+     f"{_MODELS}['samples_per_s']['seed_style'] should be a finite number, found the string \"1,000\""),
+    ("benchmarks.json", _set(("devices", "cpu", "throughput", "models", "mlp", "batch_size"), 100.5),
+     f"{_MODELS}['batch_size'] should be a whole number, found 100.5"),
+    ("benchmarks.json", _set(("devices", "cpu", "slider_latency_ms", "3d", "worst_ms"), _DELETE),
+     "['devices']['cpu']['slider_latency_ms']['3d']['worst_ms'] should be a finite number, found nothing (the key is "
+     "missing)"),
+    ("time_to_quality.json", "[]", " should hold a JSON object at the top, found an array of 0 entries"),
+    ("time_to_quality.json", _set(("05_denoiser",), 3), "['05_denoiser'] should be an object, found 3"),
+    ("time_to_quality.json", _set(("05_denoiser", "speedup"), "25x"),
+     "['05_denoiser']['speedup'] should be a finite number or null, found the string \"25x\""),
+    ("time_to_quality.json", _set(("05_denoiser", "flops", "aenb", "achieved_gflops"), None),
+     "['05_denoiser']['flops']['aenb']['achieved_gflops'] should be a finite number, found null"),
+    ("time_to_quality.json", _set(("05_denoiser", "original_recipe", "epochs_to_quality"), _DELETE),
+     "['05_denoiser']['original_recipe']['epochs_to_quality'] should be a whole number, found nothing (the key is "
+     "missing)"),
+    ("time_to_quality.json", _set(("05_denoiser", "aenb_recipe", "per_epoch", 0, "test_psnr_db"), float("inf")),
+     "['05_denoiser']['aenb_recipe']['per_epoch'][0]['test_psnr_db'] should be a finite number, found Infinity"),
+])
+def test_a_malformed_results_file_is_named_with_its_key(name: str, broken: str | Callable[[dict], None], message: str,
+                                                        tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("AENB_RESULTS", str(tmp_path))
+    for file, record in _VALID.items():
+        (tmp_path / file).write_text(json.dumps(record))
+    readme = tmp_path / "README.md"
+    tables = _readme_tables()
+    readme.write_text(f"{tables.START}\n{tables.END}\n{tables.BENCH_START}\n{tables.BENCH_END}\n"
+                      f"{tables.TTQ_START}\n{tables.TTQ_END}\n")
+    assert tables.main(["--readme", str(readme)]) == 0  # the valid files make all three tables
+    assert "| `01_demo` | `knn.pca` | 0.93 | cpu | 9.5 |" in readme.read_text() and "**25.2×**" in readme.read_text()
+    capsys.readouterr()
+    path = tmp_path / name
+    if isinstance(broken, str):
+        path.write_text(broken)
+    else:
+        record = copy.deepcopy(_VALID[name])
+        broken(record)
+        path.write_text(json.dumps(record))  # NaN and Infinity are written as Python's json writes them
+    assert tables.main(["--check", "--readme", str(readme)]) == 2
+    expected = f"cannot build the README's tables: {path}{message}".replace("{path}", str(path))
+    assert capsys.readouterr().err == expected + "\n"

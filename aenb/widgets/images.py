@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from ..plotting import plot_latent_2d
+from ..plotting import compact_png, plot_latent_2d
 
 #: The 28x28 images are shown this many times larger (nearest neighbour: sharp pixels).
 IMAGE_SCALE = 6
@@ -126,10 +126,9 @@ def draw_image(ax: Axes, image: np.ndarray, caption: str) -> None:
 
 
 def figure_png(fig: Figure) -> PNGImage:
-    """The figure as an ``IPython.display.Image``: what a snapshot cell shows, and what nbconvert stores."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return PNGImage(data=buf.getvalue(), format="png")
+    """The figure as an ``IPython.display.Image``: what a snapshot cell shows, and what nbconvert stores --
+    encoded like every notebook figure (:func:`aenb.plotting.compact_png`: a palette or grey PNG, half the bytes)."""
+    return PNGImage(data=compact_png(fig), format="png")
 
 
 class CodeScatter:

@@ -32,6 +32,7 @@ from scipy.stats import norm
 from torch import nn
 
 from ..plotting import plot_latent_2d
+from . import book
 from .base import Explorer
 from .images import (
     IMAGE_SCALE,
@@ -122,6 +123,7 @@ class LatentExplorer(Explorer):
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.prior = prior
+        self.title = title
         self._codes, self._labels, self._images = self._check_data(codes, labels, images)
         n_classes = 0 if self._labels is None else int(self._labels.max()) + 1
         self.class_names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
@@ -406,6 +408,10 @@ class LatentExplorer(Explorer):
         for side in ("top", "right", "bottom", "left"):
             ax.spines[side].set_visible(False)
         ax.set_title("sliders", fontsize="medium")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget, plus the spec the static book draws live sliders from (:mod:`aenb.widgets.book`)."""
+        return {**super()._repr_mimebundle_(**kwargs), book.MIMETYPE: book.book_entry(self)}
 
     def __repr__(self) -> str:
         d = self.latent_dim
