@@ -41,6 +41,11 @@
     return runtimeReady;
   }
 
+  // Two decimals, as the notebook's readout; a grid point a rounding error off zero reads 0.00, not -0.00.
+  function shown(value) {
+    return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2);
+  }
+
   function element(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -58,7 +63,10 @@
     for (const s of spec.sliders) {
       const row = element("label", "aenb-slider-row");
       const input = element("input", "aenb-slider");
-      Object.assign(input, { type: "range", min: s.min, max: s.max, step: s.step });
+      // A range input snaps its value to min + n * step: start the grid at the stored code (moving min down by
+      // less than one step), so the first image is the notebook's own, not a neighbour's.
+      const min = s.value - Math.ceil((s.value - s.min) / s.step - 1e-9) * s.step;
+      Object.assign(input, { type: "range", min, max: s.max, step: s.step });
       input.value = s.value;
       input.setAttribute("aria-label", s.name);
       const readout = element("span", "aenb-readout");
@@ -89,7 +97,7 @@
         do {
           pending = false;
           const z = sliders.map((input) => Number(input.value));
-          sliders.forEach((input, i) => { readouts[i].textContent = (z[i] >= 0 ? "+" : "") + z[i].toFixed(2); });
+          sliders.forEach((input, i) => { readouts[i].textContent = (z[i] >= 0 ? "+" : "") + shown(z[i]); });
           const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", Float32Array.from(z), [1, z.length]) };
           const output = (await session.run(feeds))[session.outputNames[0]].data;
           const pixels = context.createImageData(width, height);
@@ -99,7 +107,7 @@
           }
           context.putImageData(pixels, 0, 0);
           const norm = Math.sqrt(z.reduce((sum, v) => sum + v * v, 0));
-          status.textContent = "z = (" + z.map((v) => v.toFixed(2)).join(", ") + "); |z| = " + norm.toFixed(2);
+          status.textContent = "z = (" + z.map(shown).join(", ") + "); |z| = " + norm.toFixed(2);
           root.aenbDrawnZ = z;
           root.dispatchEvent(new CustomEvent("aenb-drawn", { detail: { z } }));
         } while (pending);
