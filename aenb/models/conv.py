@@ -1,12 +1,13 @@
 """Convolutional autoencoders (notebook 04).
 
-:class:`ConvAutoencoder` is the Keras-style convolutional autoencoder of a Keras tutorial that
-this repository recorded by its code only ("the original" below; its title, author and link could
-not be traced again, and it is not the max-pooling model of the Keras blog's "Building Autoencoders
-in Keras", Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them with
-stride 2 (28 -> 14 -> 7), a Dense layer makes the code; the decoder grows a 7x7x64 block back to
-28x28 with nearest-neighbour upsampling followed by 3x3 convolutions. Two bugs of the recorded original are fixed (see
-:class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
+:class:`ConvAutoencoder` is the Keras-style convolutional autoencoder of notebook 04's original, a
+Chinese blog post whose code matches chapter 2 of S. Y. Cheong, *Hands-On Image Generation with
+TensorFlow* (Packt, 2020; repository PacktPublishing/Hands-On-Image-Generation-with-TensorFlow-2.0,
+``Chapter02/ch2_autoencoder.ipynb``). It is not the max-pooling model of the Keras blog's "Building
+Autoencoders in Keras" (Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them
+with stride 2 (28 -> 14 -> 7), a Dense layer makes the code; the decoder grows a 7x7x64 block back to
+28x28 with nearest-neighbour upsampling followed by 3x3 convolutions. The post's two bugs are fixed
+(see :class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
 by one transposed convolution, as many PyTorch tutorials do.
 
 :class:`FastConvAutoencoder` is ours, designed for time to quality on a CPU: two stride-2
@@ -107,32 +108,37 @@ class _ConvCodec(nn.Module):
 
 
 class ConvAutoencoder(_ConvCodec):
-    """The original's Keras-style convolutional autoencoder, with its two bugs fixed.
+    """The original's Keras-style convolutional autoencoder, with the blog post's two bugs fixed.
 
     Encoder: Conv(8, 3x3, stride 2) -> Conv(8) -> Conv(8, stride 2) -> Conv(8), each with a
     ReLU and Keras' "same" padding (28 -> 14 -> 7 pixels), then Flatten (392) and a Dense
     layer to the ``latent_dim`` code. Decoder: Dense(7*7*64) + ReLU -> reshape to 64x7x7 ->
     Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 -> Conv(32)] -> Conv(1) + Sigmoid.
+    The 32 -> 32 convolution after the second upsampling (at 28x28) is in the post's text but not in
+    Cheong's upstream notebook, whose decoder goes from there straight to the output convolution
+    (notebook 04 counts what it costs).
 
-    The recorded original differs in two places, both bugs:
+    The post differs from the upstream code in two places, both bugs:
 
-    * its last 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
-    * its code layer has a ReLU. Codes are then non-negative (half the code space unused), and a
-      code unit whose input is negative for every image outputs 0 and gets no gradient: it is
-      *dead* for good. ``latent_activation="relu"`` rebuilds that variant.
+    * that extra 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
+    * its code layer has a ReLU (upstream: a linear ``Dense(z_dim)``). Codes are then non-negative
+      (half the code space unused), and a code unit whose input is negative for every image
+      outputs 0 and gets no gradient: it is *dead* for good. ``latent_activation="relu"``
+      rebuilds that variant.
 
-    A faithful port (ReLU code, MSE, Adam at 1e-3 from the first step) freezes with all-black
-    outputs, in float32 on a CPU too. Notebook 04 shows that the ReLU is not the culprit: the
-    first Adam steps push every output pixel towards 0 (most MNIST pixels are 0) until the
-    sigmoid saturates and the MSE gradient through it vanishes; a learning-rate warm-up, or the
-    cross-entropy loss (whose gradient on the sigmoid's input is ``x_hat - x``), avoids it.
+    Trained with a common porting recipe that is *not* the original's (MSE through the sigmoid with
+    Adam at 1e-3 from the first step; upstream uses RMSprop at 3e-4, batches of 256), this model
+    freezes with all-black outputs, in float32 on a CPU too. Notebook 04 shows that the ReLU is not
+    the culprit: the first Adam steps push every output pixel towards 0 (most MNIST pixels are 0)
+    until the sigmoid saturates and the MSE gradient through it vanishes; a learning-rate warm-up,
+    or the cross-entropy loss (whose gradient on the sigmoid's input is ``x_hat - x``), avoids it.
 
     Args:
         latent_dim: size of the code.
         decoder: ``"upsample"`` (the original: nearest-neighbour upsampling then a 3x3 convolution)
             or ``"transpose"`` (each such pair replaced by a 3x3, stride-2 ``ConvTranspose2d``
             with the same number of parameters).
-        latent_activation: ``None`` (linear code, the fix) or ``"relu"`` (the original's bug).
+        latent_activation: ``None`` (linear code, as upstream) or ``"relu"`` (the post's bug).
         init: ``"keras"`` (default): Glorot-uniform weights and zero biases, the defaults of the
             original's Keras layers; ``"torch"``: PyTorch's defaults (uniform weights *and biases*
             of scale ``1/sqrt(fan_in)``), with which this model collapsed in our runs.
