@@ -47,12 +47,19 @@ def module_device(module: nn.Module) -> torch.device:
     return next((t.device for t in [*module.parameters(), *module.buffers()]), torch.device("cpu"))
 
 
+def owner_module(fn: Any) -> nn.Module | None:
+    """The module behind ``fn``: ``fn`` itself if it is one, ``model`` for a bound method such as
+    ``model.decode``, else None (a plain function)."""
+    owner = fn if isinstance(fn, nn.Module) else getattr(fn, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
 def predict(fn: Callable[[torch.Tensor], Any], x: Any, *, batch_size: int = 1000) -> Any:
     """``fn(x)`` in batches, ``fn`` a model or a method of one (``model.encode``): each batch on the model's device,
     in eval and inference mode, conv weights channels-last (both restored after), CPU tensors back; tuples stay
     tuples (``mu, logvar``)."""
-    module = fn if isinstance(fn, nn.Module) else getattr(fn, "__self__", None)
-    if not isinstance(module, nn.Module):
+    module = owner_module(fn)
+    if module is None:
         raise TypeError(f"predict expects a model or a method of one (model.encode, model.decode), got {fn!r:.60}; "
                         f"take parts of a tuple afterwards, e.g. predict(vae.encode, x)[0] for the means")
     x = float_tensor(x, "x")

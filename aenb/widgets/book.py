@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from ..checkpoints import save_checkpoint
+from ..inference import owner_module
 from ..paths import get_mode, output_dir
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ def decoder_model(decoder: Any) -> nn.Module | None:
 
     Only a module with a ``config`` dict can be saved as a checkpoint and rebuilt by the book.
     """
-    owner = decoder if isinstance(decoder, nn.Module) else getattr(decoder, "__self__", None)
-    return owner if isinstance(owner, nn.Module) and isinstance(getattr(owner, "config", None), dict) else None
+    owner = owner_module(decoder)
+    return owner if isinstance(getattr(owner, "config", None), dict) else None
 
 
 def decoder_file_name(title: str | None, model: nn.Module) -> str:

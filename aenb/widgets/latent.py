@@ -29,8 +29,8 @@ import torch
 from matplotlib.axes import Axes
 from scipy.special import ndtr, ndtri
 from scipy.stats import norm
-from torch import nn
 
+from ..inference import module_device, owner_module
 from ..plotting import plot_latent_2d
 from . import book
 from .base import Explorer
@@ -204,13 +204,12 @@ class LatentExplorer(Explorer):
         return np.clip(z0, lows, highs)
 
     def _prepare_decoder(self, device: torch.device | str | None) -> torch.device:
-        owner = self.decoder if isinstance(self.decoder, nn.Module) else getattr(self.decoder, "__self__", None)
-        if isinstance(owner, nn.Module):
+        owner = owner_module(self.decoder)
+        if owner is not None:
             owner.eval()
-            if device is None:
-                param = next(owner.parameters(), None)
-                device = param.device if param is not None else None
-        return torch.device(device) if device is not None else torch.device("cpu")
+        if device is not None:
+            return torch.device(device)
+        return module_device(owner) if owner is not None else torch.device("cpu")
 
     def _build_widgets(self, z0: np.ndarray, title: str | None) -> None:
         self.sliders: list[widgets.FloatSlider] = []
