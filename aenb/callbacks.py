@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -181,3 +182,26 @@ class EarlyStopping(_Monitor):
         if self.restore_best_weights and self.best_weights is not None:
             self._say(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_weights)
+
+
+class ScoreEachEpoch(Callback):
+    """After every epoch, each named score of the model (e.g. the validation and test error), and the training
+    seconds so far *without* the scoring, in ``rows``: one dict per epoch with ``epoch`` (1-based),
+    ``images_seen``, ``train_seconds`` and the scores. For time-to-quality curves (``benchmarks/``) and the
+    published runs' metadata; the scores are for reporting, so nothing here feeds back into training."""
+
+    def __init__(self, scores: dict[str, Callable[[nn.Module], float]], images_per_epoch: int) -> None:
+        self.scores, self.images_per_epoch = scores, images_per_epoch
+        self.rows: list[dict] = []
+        self.scoring_seconds, self.start = 0.0, 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.rows, self.scoring_seconds, self.start = [], 0.0, time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        t = time.perf_counter()
+        row = {"epoch": epoch + 1, "images_seen": (epoch + 1) * self.images_per_epoch,
+               "train_seconds": round(t - self.start - self.scoring_seconds, 1)}
+        row.update({name: round(score(self.model), 5) for name, score in self.scores.items()})
+        self.rows.append(row)
+        self.scoring_seconds += time.perf_counter() - t

@@ -5,12 +5,14 @@ saves it; notebooks 02, 03 and 06 build on it. :func:`basic_autoencoder` loads t
 when it exists and otherwise trains the model with the same function (in the current mode)
 and saves it, so a reader may open any notebook first, in a fresh kernel, on a fresh clone.
 
-Notebook 05 compares its denoiser with the original's, whose own budget (10 epochs over MNIST)
-takes about 27 minutes on a 2-core CPU, more than a whole notebook may. Its weights are
-therefore **published** in ``weights/`` (committed, weights and plain metadata only, loaded with
-``weights_only=True``): :func:`train_original_denoiser` is the recipe that made them, run by
-``python benchmarks/time_to_quality.py denoiser --retrain-original``, and :func:`original_denoiser`
-loads them, after checking the file's SHA-256 against ``weights/SHA256SUMS``: a damaged copy
+Notebooks 04 and 05 compare their models with the originals', whose own recipes take longer on a
+2-core CPU than a whole notebook may (notebook 05's: 10 epochs, about 27 minutes; notebook 04's: up
+to 100 epochs with early stopping, about half an hour). Their weights are therefore **published**
+in ``weights/`` (committed, weights and plain metadata only, loaded with ``weights_only=True``):
+:func:`train_original_denoiser` and :func:`train_original_conv` are the recipes that made them, run
+by ``python benchmarks/time_to_quality.py denoiser --retrain-original`` and ``... conv
+--retrain-original``; :func:`original_denoiser` and :func:`original_conv` load them, after
+checking the file's SHA-256 against ``weights/SHA256SUMS``: a damaged copy
 (a bad download, a disk error, a merge tool that rewrote it) would otherwise load and score
 nonsense without a word. ``tests/test_pretrained.py`` re-evaluates every published file on the CPU.
 """
@@ -24,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .callbacks import EarlyStopping
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Split, load_dataset
 from .device import get_device, seed_everything
 from .metrics import reconstruction_mse
-from .models import MLPAutoencoder, OriginalDenoiser
+from .models import ConvAutoencoder, MLPAutoencoder, OriginalDenoiser
 from .noise import noisy_inputs
 from .paths import ROOT, atomic_write, output_dir, shown
 from .training import History, bce_loss, fit
@@ -49,9 +52,22 @@ ORIGINAL_DENOISER_WEIGHTS = PUBLISHED / "05_original_conv_denoiser.pt"
 DIGESTS = "SHA256SUMS"
 #: The command that retrains the published original denoiser (and records its new digest).
 RETRAIN_ORIGINAL = "python benchmarks/time_to_quality.py denoiser --retrain-original"
+#: Notebook 04's original, Cheong's ``Chapter02/ch2_autoencoder.ipynb``: one published run per code size.
+ORIGINAL_CONV_WEIGHTS = {10: PUBLISHED / "04_original_conv_z10.pt", 2: PUBLISHED / "04_original_conv_z2.pt"}
+RETRAIN_ORIGINAL_CONV = "python benchmarks/time_to_quality.py conv --retrain-original"
+#: How each published file is made again (the error for a damaged file names it).
+RETRAIN = {ORIGINAL_DENOISER_WEIGHTS.name: RETRAIN_ORIGINAL,
+           **{path.name: RETRAIN_ORIGINAL_CONV for path in ORIGINAL_CONV_WEIGHTS.values()}}
 _DIGEST_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 #: The original ConvDAE.ipynb's recipe: 10 epochs, batches of 128, Adam at 0.001, noise factor 0.5.
 ORIGINAL_DENOISER_RECIPE = {"epochs": 10, "batch_size": 128, "lr": 1e-3, "noise": 0.5, "seed": 0}
+#: ch2_autoencoder.ipynb's recipe: the MSE, RMSprop, batches of 256, EarlyStopping(patience=5) on val_loss;
+#: code size 10 at 3e-4 for up to 100 epochs, code size 2 at 1e-3 for up to 50. Keras' RMSprop has
+#: rho 0.9 and epsilon 1e-7 (PyTorch's defaults: alpha 0.99, eps 1e-8), so we pass those.
+ORIGINAL_CONV_RECIPES = {
+    10: {"lr": 3e-4, "epochs": 100, "batch_size": 256, "patience": 5, "alpha": 0.9, "eps": 1e-7, "seed": 0},
+    2: {"lr": 1e-3, "epochs": 50, "batch_size": 256, "patience": 5, "alpha": 0.9, "eps": 1e-7, "seed": 0},
+}
 
 
 def basic_autoencoder_recipe(mode: str) -> dict[str, Any]:
@@ -141,12 +157,53 @@ def original_denoiser(path: Path | str = ORIGINAL_DENOISER_WEIGHTS) -> tuple[Ori
     MNIST's 10,000 test digits with notebook 05's test noise), and per epoch the validation
     PSNR, the training images seen and the training seconds of that run (``per_epoch``).
     """
-    path = Path(path)
+    return load_published(Path(path), OriginalDenoiser, RETRAIN_ORIGINAL)
+
+
+def train_original_conv(latent_dim: int, images: torch.Tensor, validation_data: torch.Tensor, *,
+                        device: torch.device | str | None = None, callbacks: list[Callback] | tuple[()] = (),
+                        speedups: bool = True, verbose: bool = True) -> tuple[ConvAutoencoder, History, EarlyStopping]:
+    """Notebook 04's port of the original's recipe: ``(model, history, early_stopping)``, the model in eval mode.
+
+    :class:`~aenb.models.ConvAutoencoder` (the upstream layers: linear code, no extra convolution) from
+    seed 0, trained with the MSE and RMSprop as ``ch2_autoencoder.ipynb`` does (:data:`ORIGINAL_CONV_RECIPES`),
+    stopped by ``EarlyStopping(patience=5)`` on ``val_loss``. The upstream notebook reloads its best
+    checkpoint before showing results; ``restore_best_weights=True`` does the same in memory. Upstream
+    validates on the test set; pass a validation split (notebook 04: the last 6,000 training images).
+    ``speedups`` goes to :func:`~aenb.training.fit` (on CUDA it trains in bf16; the published run did not).
+    """
+    if latent_dim not in ORIGINAL_CONV_RECIPES:
+        raise ValueError(f"the original trains code sizes {sorted(ORIGINAL_CONV_RECIPES)}, got {latent_dim!r}")
+    recipe = ORIGINAL_CONV_RECIPES[latent_dim]
+    generator = seed_everything(recipe["seed"])
+    model = ConvAutoencoder(latent_dim)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=recipe["lr"], alpha=recipe["alpha"], eps=recipe["eps"])
+    stop = EarlyStopping(monitor="val_loss", patience=recipe["patience"], restore_best_weights=True)
+    history = fit(model, images, epochs=recipe["epochs"], batch_size=recipe["batch_size"], loss="mse",
+                  optimizer=optimizer, validation_data=validation_data, callbacks=[stop, *callbacks],
+                  generator=generator, device=device, speedups=speedups, verbose=verbose)
+    return model.eval(), history, stop
+
+
+def original_conv(latent_dim: int = 10) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """The published run of notebook 04's original recipe for a code size of 10 or 2, ``(model, metadata)``,
+    in eval mode on the CPU. ``metadata`` holds the recipe, ``epochs`` run, ``best_epoch`` (1-based, the
+    restored one), ``val_mse`` and ``test_mse`` of the restored model, and ``per_epoch`` (validation and test
+    MSE, images seen, training seconds) of that run."""
+    if latent_dim not in ORIGINAL_CONV_WEIGHTS:
+        raise ValueError(f"published original runs exist for code sizes {sorted(ORIGINAL_CONV_WEIGHTS)}, "
+                         f"got {latent_dim!r}")
+    return load_published(ORIGINAL_CONV_WEIGHTS[latent_dim], ConvAutoencoder, RETRAIN_ORIGINAL_CONV)
+
+
+def load_published(path: Path, cls: type[torch.nn.Module], retrain: str) -> tuple[Any, dict[str, Any]]:
+    """A published checkpoint of ``cls`` from ``weights/``, ``(model, metadata)``, after checking its SHA-256;
+    ``retrain`` is the command that makes the file again (named in the errors)."""
     if not path.exists():
         raise FileNotFoundError(f"no published weights at {shown(path)}: restore the file from git "
-                                f"(git checkout -- {shown(path)}) or retrain them with {RETRAIN_ORIGINAL}")
-    verify_published(path)
-    return load_checkpoint(path, OriginalDenoiser)
+                                f"(git checkout -- {shown(path)}) or retrain them with {retrain}")
+    verify_published(path, retrain)
+    return load_checkpoint(path, cls)
 
 
 def sha256(path: Path) -> str:
@@ -169,14 +226,15 @@ def recorded_digests(folder: Path = PUBLISHED) -> dict[str, str]:
     return digests
 
 
-def verify_published(path: Path) -> None:
-    """Refuse a published file whose SHA-256 is not the one recorded in ``SHA256SUMS`` beside it."""
+def verify_published(path: Path, retrain: str | None = None) -> None:
+    """Refuse a published file whose SHA-256 is not the one recorded in ``SHA256SUMS`` beside it; the error
+    names ``retrain`` (default: the command that made the published file of that name) to make it again."""
     sums = path.parent / DIGESTS
     expected, found = recorded_digests(path.parent).get(path.name), sha256(path)
     if expected == found:
         return
     restore = (f"restore it with `git checkout -- {shown(path)} {shown(sums)}` or retrain it (which records the new "
-               f"digest) with `{RETRAIN_ORIGINAL}`")
+               f"digest) with `{retrain or RETRAIN.get(path.name, RETRAIN_ORIGINAL)}`")
     if expected is None:
         raise CheckpointError(f"{shown(sums)} records no SHA-256 for {path.name} (its SHA-256 is {found}), so it "
                               f"cannot be checked as published weights: {restore}")

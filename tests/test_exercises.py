@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import torch
+from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 from torch.nn import functional as F
 
@@ -85,9 +86,19 @@ def pca_uncentred(train_images: torch.Tensor, images: torch.Tensor, k: int) -> t
     return (images.reshape(len(images), -1) @ v.T @ v).reshape(images.shape)
 
 
-def interpolate_short(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
-    t = (torch.arange(steps) / steps)[:, None]
-    return (1 - t) * z_a + t * z_b
+def choose_k_on_training(train_images: torch.Tensor, train_labels: torch.Tensor, val_images: torch.Tensor,
+                         val_labels: torch.Tensor, candidates: tuple[int, ...]) -> int:
+    x = train_images.flatten(1).numpy()
+    return max(candidates, key=lambda k: KNeighborsClassifier(k).fit(x, train_labels.numpy()).score(x, train_labels))
+
+
+def budget_whole_runs(val_a: list[float], images_a: int, val_b: list[float], images_b: int) -> tuple[float, float]:
+    return min(val_a), min(val_b)
+
+
+def budget_equal_epochs(val_a: list[float], images_a: int, val_b: list[float], images_b: int) -> tuple[float, float]:
+    epochs = min(len(val_a), len(val_b))
+    return min(val_a[:epochs]), min(val_b[:epochs])
 
 
 def find_code_ascending(decode: Callable, targets: torch.Tensor, latent_dim: int) -> torch.Tensor:
@@ -149,8 +160,19 @@ def decoder_without_output_padding() -> nn.Module:
                          nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1), nn.Sigmoid())
 
 
-def psnr_natural_log(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return 10 * torch.log(1 / (images - targets).pow(2).flatten(1).mean(1))
+def choose_worst(denoise: Callable, settings: list[int], val_noisy: torch.Tensor, val_clean: torch.Tensor) -> tuple:
+    from aenb.metrics import psnr
+    scores = {k: float(psnr(denoise(val_noisy, k), val_clean).mean()) for k in settings}
+    return min(scores, key=scores.get), min(scores.values())
+
+
+def choose_on_test(denoise: Callable, settings: list[int], val_noisy: torch.Tensor, val_clean: torch.Tensor) -> tuple:
+    from aenb.data import load_dataset
+    from aenb.metrics import psnr
+    test = load_dataset("mnist", "test", limit=1000).images
+    noisy = (test + 0.5 * torch.randn_like(test)).clamp(0, 1)
+    scores = {k: float(psnr(denoise(noisy, k), test).mean()) for k in settings}
+    return max(scores, key=scores.get), max(scores.values())
 
 
 def noisy_in_place(images: torch.Tensor, factor: float) -> torch.Tensor:
@@ -183,12 +205,11 @@ def precision_recall_swapped(in_scores: np.ndarray, out_scores: np.ndarray, thre
     return recall, precision
 
 
-def knn_farthest(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, k: int) -> torch.Tensor:
-    return torch.mode(train_y[torch.cdist(test_x, train_x).topk(k).indices], dim=1).values
-
-
-def knn_one_neighbour(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, k: int) -> torch.Tensor:
-    return train_y[torch.cdist(test_x, train_x).argmin(1)]
+def detector_on(chosen_on: str) -> Callable[..., tuple[float, float, float]]:
+    """A 6.3 answer that sets its threshold on the "train" or "test" scores instead of the validation ones."""
+    def detector(train: np.ndarray, val: np.ndarray, test: np.ndarray, out: np.ndarray, rate: float) -> tuple:
+        return S06.my_detector(train, {"train": train, "test": test}[chosen_on], test, out, rate)
+    return detector
 
 
 # ---------------------------------------------------------------- the table: check, solution, wrong answers
@@ -198,9 +219,11 @@ CASES = [
     (ex.check_train_step, S01.my_train_step, [(step_without_zero_grad, "Call optimizer.zero_grad() before"),
                                               (step_without_step, "after your step the weights are unchanged")]),
     (ex.check_pca_reconstruct, S01.my_pca_reconstruct, [(pca_uncentred, "PCA works on centred data")]),
-    (ex.check_interpolate, S02.my_interpolate, [(interpolate_short, "the last point must be z_b itself")]),
-    (ex.check_distance_to_data, S02.my_distance_to_data,
-     [(lambda z, codes: torch.cdist(z, codes).min(1).values ** 2, "that is the squared distance")]),
+    (ex.check_choose_k, S02.my_choose_k, [(choose_k_on_training, "reads its own training images best"),
+                                          (lambda *args: 0.92, "return the candidate k itself")]),
+    (ex.check_equal_budget, S02.my_equal_budget,
+     [(budget_whole_runs, "the longer run wins partly because it ran longer"),
+      (budget_equal_epochs, "equal epochs is not an equal budget here")]),
     (ex.check_kl_divergence, S03.my_kl_divergence, [(kl_without_exp, "missing exp"),
                                                     (kl_wrong_sign, "a KL divergence is never negative")]),
     (ex.check_reparameterize, S03.my_reparameterize,
@@ -214,15 +237,16 @@ CASES = [
     (ex.check_sigmoid_gradient, S04.my_sigmoid_mse_grad, [(grad_without_sigmoid_slope, "the sigmoid's slope")]),
     (ex.check_checkerboard_decoder, S04.my_transposed_decoder,
      [(decoder_kernel_4, "a multiple of the stride"), (decoder_without_output_padding, "output_padding=1")]),
-    (ex.check_psnr, S05.my_psnr, [(psnr_natural_log, "decibels use log10")]),
+    (ex.check_choose_on_validation, S05.my_choose_on_validation,
+     [(choose_worst, "you kept the worst setting"), (choose_on_test, "choose with the validation split alone")]),
     (ex.check_noisy_batch, S05.my_noisy_batch,
      [(noisy_in_place, "changed the images it was given"), (noisy_unclipped, "clip the result"),
       (noisy_same_every_time, "draw fresh noise in every call"), (noisy_variance, "standard deviation")]),
     (ex.check_classical_denoiser, S05.my_denoise_without_training, [(box_filter, "a box (mean) filter")]),
     (ex.check_threshold, S06.my_threshold, [(threshold_wrong_quantile, "you took the rate quantile")]),
     (ex.check_precision_recall, S06.my_precision_recall, [(precision_recall_swapped, "you swapped them")]),
-    (ex.check_knn, S06.my_knn_predict, [(knn_farthest, "are you taking the nearest neighbours?"),
-                                        (knn_one_neighbour, "that is the 1-nearest-neighbour rule")]),
+    (ex.check_detector, S06.my_detector, [(detector_on("train"), "you set the threshold on the images the model"),
+                                          (detector_on("test"), "you set the threshold on the test scores")]),
 ]
 IDS = [check.__name__ for check, _, _ in CASES]
 WRONG = [(check, wrong, hint) for check, _, wrongs in CASES for wrong, hint in wrongs]

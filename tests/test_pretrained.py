@@ -15,22 +15,27 @@ from aenb.checkpoints import FORMAT, CheckpointError, load_checkpoint, read_chec
 from aenb.data import load_dataset
 from aenb.inference import reconstruct
 from aenb.metrics import psnr
-from aenb.models import OriginalDenoiser
+from aenb.models import ConvAutoencoder, OriginalDenoiser
 from aenb.noise import add_noise
 from aenb.paths import ROOT
 from aenb.pretrained import (
     BASIC_AE_CHECKPOINT,
     DIGESTS,
+    ORIGINAL_CONV_RECIPES,
+    ORIGINAL_CONV_WEIGHTS,
     ORIGINAL_DENOISER_RECIPE,
     ORIGINAL_DENOISER_WEIGHTS,
     PUBLISHED,
     basic_autoencoder,
+    original_conv,
     original_denoiser,
     record_digest,
     recorded_digests,
     train_basic_autoencoder,
+    train_original_conv,
     train_original_denoiser,
 )
+from aenb.training import evaluate
 
 
 def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_path, monkeypatch) -> None:
@@ -58,7 +63,8 @@ def test_trains_when_missing_then_loads_the_same_model_the_recipe_trains(tmp_pat
 
 def test_every_published_file_is_a_safe_checkpoint_and_all_fit_in_20_mb() -> None:
     files = sorted(PUBLISHED.glob("*.pt"))
-    assert ORIGINAL_DENOISER_WEIGHTS in files, f"published weights missing: {files}"
+    expected = {ORIGINAL_DENOISER_WEIGHTS, *ORIGINAL_CONV_WEIGHTS.values()}
+    assert expected <= set(files), f"published weights missing: {files}"
     assert sum(f.stat().st_size for f in files) <= 20 * 2**20
     for f in files:  # read_checkpoint loads with weights_only=True: tensors and plain containers only
         assert read_checkpoint(f)["format"] == FORMAT
@@ -77,6 +83,35 @@ def test_published_original_denoiser_scores_what_it_says_on_the_full_test_set() 
     stored = json.loads((ROOT / "results" / "05_denoising_autoencoder.json").read_text())
     if stored["original_conv_source"].startswith("published"):
         assert stored["original_conv_dae_psnr_db"] == round(score, 2)
+
+
+@pytest.mark.parametrize("latent_dim", sorted(ORIGINAL_CONV_WEIGHTS))
+def test_published_original_conv_runs_score_what_they_say(latent_dim: int) -> None:
+    """Notebook 04's original recipe (RMSprop, MSE, early stopping on the last 6,000 training images): the
+    restored epoch is the best validation epoch of the run, and its test MSE recomputes on the CPU."""
+    model, meta = original_conv(latent_dim)
+    assert isinstance(model, ConvAutoencoder) and model.config["extra_conv"] is False  # upstream layers
+    assert model.latent_dim == latent_dim and meta["recipe"] == ORIGINAL_CONV_RECIPES[latent_dim]
+    rows = meta["per_epoch"]
+    assert len(rows) == meta["epochs"] == len(meta["train_loss"]) <= meta["recipe"]["epochs"]
+    best = min(rows, key=lambda r: r["val_mse"])
+    assert best["epoch"] == meta["best_epoch"]
+    if meta["stopped_early"]:  # EarlyStopping(patience=5): five epochs without a better val_loss, then stop
+        assert meta["epochs"] == meta["best_epoch"] + meta["recipe"]["patience"]
+    train = load_dataset("mnist", "train").images
+    assert abs(evaluate(model, train[54_000:])["loss"] - meta["val_mse"]) < 5e-5
+    assert abs(evaluate(model, load_dataset("mnist", "test").images)["loss"] - meta["test_mse"]) < 5e-5
+    assert abs(meta["test_mse"] - best["test_mse"]) < 5e-5  # the restored weights are that epoch's
+
+
+def test_the_original_conv_recipe_is_repeatable_and_stops_early(mnist_train_small) -> None:
+    images = mnist_train_small.images
+    runs = [train_original_conv(2, images[:768], images[768:1024], device="cpu", verbose=False) for _ in range(2)]
+    (model, history, stop), (again, _, _) = runs
+    assert isinstance(model, ConvAutoencoder) and not model.training and len(history) >= 1
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(ValueError, match=r"code sizes \[2, 10\], got 3"):
+        train_original_conv(3, images[:8], images[8:16], verbose=False)
 
 
 def test_the_original_denoiser_recipe_is_repeatable_and_learns(mnist_train_small) -> None:

@@ -134,19 +134,22 @@ def time_to_quality_table(record: dict[str, Any]) -> str:
     """The table of ``results/time_to_quality.json`` (see benchmarks/time_to_quality.py), one row per notebook."""
     if not record:
         return "_No time to quality recorded yet: run `python benchmarks/time_to_quality.py conv` (and `denoiser`)._"
-    lines = ["| notebook | target: the original recipe's final | original recipe: seconds to it | "
-             "aenb recipe: seconds to it | speed-up | achieved FLOP/s (original → aenb) |",
+    lines = ["| notebook | target: the original recipe's validation score | original recipe: seconds to it "
+             "(test score there) | aenb recipe: seconds to it (test score there) | speed-up | "
+             "achieved FLOP/s (original → aenb) |",
              "| --- | --- | --- | --- | --- | --- |"]
     for entry in record.values():
         orig, ours, flops = entry["original_recipe"], entry["aenb_recipe"], entry["flops"]
-        reached = (f"{ours['seconds_to_quality']:,.0f} s (epoch {ours['epochs_to_quality']} of {ours['epochs']})"
+        reached = (f"{ours['seconds_to_quality']:,.0f} s (epoch {ours['epochs_to_quality']} of {ours['epochs']}; "
+                   f"test {_fmt(ours['test_at_quality'])})"
                    if ours["seconds_to_quality"] is not None else f"not reached in {ours['epochs']} epochs")
         speedup = f"**{entry['speedup']}×**" if entry["speedup"] is not None else "–"
         share = " → ".join(f"{flops[k]['achieved_gflops']:.0f} GFLOP/s ({flops[k]['fraction_of_peak']:.0%})"
                            for k in ("original", "aenb"))
         lines.append(f"| {entry['notebook']} | {entry['metric']} {_fmt(entry['target'])} | "
                      f"{orig['seconds_to_quality']:,.0f} s "
-                     f"({orig['epochs_to_quality']} epochs of `{orig['model']}`, {orig['how']}) | "
+                     f"({orig['epochs_to_quality']} epochs of `{orig['model']}`, {orig['how']}; "
+                     f"test {_fmt(orig['test_at_quality'])}) | "
                      f"{reached} with `{ours['model']}` | {speedup} | {share} |")
     peaks = "; ".join(f"{e['notebook']}: {e['peak_gflops_matmul_4096']:.0f} GFLOP/s" for e in record.values())
     sources = " ".join(f"{e['notebook']}: {e['target_source']}." for e in record.values())
@@ -331,11 +334,13 @@ def check_time_to_quality(where: str, record: dict[str, Any]) -> None:
         _need_each(original, ["model", "how"], "a string", f"{at}['original_recipe']")
         _need(original, "seconds_to_quality", "a finite number", f"{at}['original_recipe']")
         _need(original, "epochs_to_quality", "a whole number", f"{at}['original_recipe']")
+        _need(original, "test_at_quality", "a finite number", f"{at}['original_recipe']")
         ours = _need(entry, "aenb_recipe", "an object", at)
         _need(ours, "model", "a string", f"{at}['aenb_recipe']")
         _need(ours, "epochs", "a whole number", f"{at}['aenb_recipe']")
         _need(ours, "seconds_to_quality", "a finite number or null", f"{at}['aenb_recipe']")
         _need(ours, "epochs_to_quality", "a whole number or null", f"{at}['aenb_recipe']")
+        _need(ours, "test_at_quality", "a finite number or null", f"{at}['aenb_recipe']")
         flops = _need(entry, "flops", "an object", at)
         for which in ("original", "aenb"):
             share = _need(flops, which, "an object", f"{at}['flops']")

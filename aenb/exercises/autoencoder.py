@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models import MLPAutoencoder
-from .common import NotYet, as_number, as_tensor, call, compare, exercise, images
+from .common import NotYet, as_number, as_tensor, call, compare, describe, exercise, images, labels
 
 # ---------------------------------------------------------------- notebook 01
 
@@ -141,55 +141,136 @@ def check_pca_reconstruct(answer: Any) -> str:
 
 # ---------------------------------------------------------------- notebook 02
 
-
-def _pca_codes(x: torch.Tensor, k: int = 3) -> torch.Tensor:
-    """Codes of real images in a fixed k-d space: their first k principal components (1,000 training digits)."""
-    mean, vh = _components(True)
-    return ((x.reshape(len(x), -1).double() - mean) @ vh[:k].T).float()
+_K_CANDIDATES = (1, 3, 5, 9, 15, 25)
 
 
-@exercise("2.1", "my_interpolate")
-def check_interpolate(answer: Any) -> str:
-    """Exercise 2.1: ``my_interpolate(z_a, z_b, steps)``, the straight line between two codes."""
-    z_a, z_b = _pca_codes(images("mnist", "test", 12)[[3, 11]])  # a 0 and a 6
-    for steps in (10, 2):
-        got = as_tensor(call(answer, z_a.clone(), z_b.clone(), steps), (steps, 3), what=f"your path (steps={steps})",
-                        shape_hints={(3, steps): "one row per point of the path: shape (steps, d); transpose it.",
-                                     (steps,): "keep all d coordinates of each point: shape (steps, d).",
-                                     (steps - 1, 3): "the path has `steps` points including both ends."})
-        t = torch.linspace(0, 1, steps, dtype=torch.float64)[:, None]
-        a, b = z_a.double(), z_b.double()
-        s = torch.arange(steps, dtype=torch.float64)[:, None] / steps
-        compare(got, (1 - t) * a + t * b, problem=f"your path with steps={steps} is not the straight line from z_a "
-                f"to z_b.", hint="z(t) = (1 - t) * z_a + t * z_b for t = torch.linspace(0, 1, steps)[:, None].",
-                mistakes={"the last point must be z_b itself: t = torch.linspace(0, 1, steps) includes both ends "
-                          "(t = arange(steps) / steps stops short).": (1 - s) * a + s * b,
-                          "the path runs backwards: it must start at z_a (t = 0) and end at z_b (t = 1).":
-                              t * a + (1 - t) * b})
-    return "Your path starts at z_a, ends at z_b and takes equal steps: decode it to morph one digit into another."
+@functools.lru_cache(maxsize=1)
+def _reader_splits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first 3,000 MNIST training digits (to fit a pixel reader on) and the next 1,000 (to choose with)."""
+    x, y = images("mnist", "train", 4000).flatten(1), labels("mnist", "train", 4000)
+    return x[:3000], y[:3000], x[3000:], y[3000:]
 
 
-@exercise("2.2", "my_distance_to_data")
-def check_distance_to_data(answer: Any) -> str:
-    """Exercise 2.2: ``my_distance_to_data(z, codes)``, the distance from each point to its nearest code."""
-    codes = _pca_codes(images("mnist", "test", 1000))
-    points = torch.cat([_pca_codes(images("mnist", "train", 25)), 3 * codes[:25]])  # near the data, and far out
-    got = as_tensor(call(answer, points.clone(), codes.clone()), (50,), what="your distances", shape_hints={
-        (50, 1000): "that is every distance; keep the smallest one per point: .min(dim=1).values.",
-        (): "one distance per point, not one number for all of them.",
-    })
-    distances = torch.cdist(points.double(), codes.double())
-    expected = distances.min(1).values
-    compare(got, expected, problem="your distances differ from the distance to the nearest code.", rtol=1e-3,
-            atol=1e-4, hint="torch.cdist(z, codes) gives all Euclidean distances (rows: points); keep the minimum of "
-                            "each row.",
-            mistakes={"that is the squared distance: take the square root (torch.cdist does).": expected.pow(2),
-                      "that is the mean distance to all codes; the question is the distance to the nearest one.":
-                          distances.mean(1),
-                      "that is the distance to the farthest code: use .min, not .max.": distances.max(1).values})
-    near, far = float(expected[:25].median()), float(expected[25:].median())
-    return (f"Points near the data lie a median {near:.2f} from the nearest test code, points 3 times farther out "
-            f"{far:.2f}: use it to tell whether a code you decode is anywhere near what the decoder was trained on.")
+def _knn_accuracies(train_x: torch.Tensor, train_y: torch.Tensor, x: torch.Tensor, y: torch.Tensor) \
+        -> dict[int, float]:
+    """Accuracy of a k-NN pixel reader (majority of the k nearest, ties to the smaller label) for every candidate k."""
+    distances = torch.cdist(x.double(), train_x.double())
+    order = distances.topk(max(_K_CANDIDATES), largest=False).indices  # nearest first
+    neighbours = train_y[order]
+    scores = {}
+    for k in _K_CANDIDATES:
+        votes = F.one_hot(neighbours[:, :k], 10).sum(1)
+        scores[k] = float((votes.argmax(1) == y).double().mean())  # argmax: the first (smaller) label on a tie
+    return scores
+
+
+@exercise("2.1", "my_choose_k")
+def check_choose_k(answer: Any) -> str:
+    """Exercise 2.1: ``my_choose_k(train_images, train_labels, val_images, val_labels, candidates)`` picks the pixel
+    reader's k on the validation split."""
+    train_x, train_y, val_x, val_y = _reader_splits()
+    got = as_number(call(answer, train_x.view(-1, 1, 28, 28).clone(), train_y.clone(),
+                         val_x.view(-1, 1, 28, 28).clone(), val_y.clone(), _K_CANDIDATES), what="your k")
+    on_val = _knn_accuracies(train_x, train_y, val_x, val_y)
+    best = max(_K_CANDIDATES, key=lambda k: (on_val[k], -k))  # the highest accuracy, the smaller k on a tie
+    table = ", ".join(f"k={k}: {on_val[k]:.1%}" for k in _K_CANDIDATES)
+    if got != best:
+        if got not in _K_CANDIDATES:
+            raise NotYet(f"{got:g} is not one of the candidates {_K_CANDIDATES}.", expected=f"one of {_K_CANDIDATES}",
+                         got=f"{got:g}", hint="return the candidate k itself, not its accuracy or its position in "
+                                              "the list.")
+        on_train = _knn_accuracies(train_x, train_y, train_x, train_y)  # each image is its own nearest
+        hint = ("Fit a reader for each candidate on the training split and compare the candidates by their accuracy "
+                "on the validation split, which none of the readers was fit on; on a tie keep the smaller k.")
+        if got == max(_K_CANDIDATES, key=lambda k: (on_train[k], -k)):
+            hint = (f"k={got:g} is the k that reads its own training images best ({on_train[int(got)]:.1%}): each of "
+                    "them is its own nearest neighbour, so that score says nothing about new images. " + hint)
+        raise NotYet(f"k={got:g} is not the candidate with the best validation accuracy.",
+                     got=f"k={got:g}, validation accuracy {on_val[int(got)]:.1%}", hint=hint)
+    small = [on_val[k] for k in _K_CANDIDATES if k <= 5]
+    spread, noise = max(small) - min(small), (on_val[best] * (1 - on_val[best]) / len(val_y)) ** 0.5
+    verdict = (f"Among k <= 5 the accuracies lie within {spread:.1%} of each other, less than the standard error of "
+               f"one accuracy on {len(val_y):,} images ({noise:.1%}), so the notebook's k=5 is as good a choice"
+               if spread < noise else f"The notebook's k=5 scores {on_val[5]:.1%}")
+    own = _knn_accuracies(train_x, train_y, train_x, train_y)[1]
+    return (f"k={best} reads the {len(val_y):,} validation digits best ({table}). {verdict}; on its own training "
+            f"images k=1 would have scored {own:.1%}.")
+
+
+@functools.lru_cache(maxsize=1)
+def _budget_runs() -> tuple[tuple[tuple[float, ...], int], ...]:
+    """Two 784-64-3 autoencoders on real MNIST digits, seeded: (validation MSE after each epoch, images per epoch).
+
+    Run A makes 9 passes over 1,000 training digits, run B 2 passes over 3,000 others; both are scored after every
+    epoch on the same 1,000 held-out digits.
+    """
+    x = images("mnist", "train", 5000)
+    val = x[4000:]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # layers this small gain nothing from threads, and on a busy CPU they lose a lot
+    try:
+        return _train_budget_runs(x, val)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_budget_runs(x: torch.Tensor, val: torch.Tensor) -> tuple[tuple[tuple[float, ...], int], ...]:
+    runs = []
+    for first, n, epochs in ((0, 1000, 9), (1000, 3000, 2)):
+        train = x[first:first + n]
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = MLPAutoencoder((784, 64, 3))
+            optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+            curve = []
+            for _ in range(epochs):
+                for idx in torch.randperm(n).split(50):
+                    optimizer.zero_grad()
+                    F.mse_loss(model(train[idx]), train[idx]).backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    curve.append(float(F.mse_loss(model(val), val)))
+        runs.append((tuple(curve), n))
+    return tuple(runs)
+
+
+def _best_within(curve: tuple[float, ...], per_epoch: int, budget: int) -> float:
+    """The lowest validation loss among the epochs finished within ``budget`` training images."""
+    return min(curve[:budget // per_epoch])
+
+
+@exercise("2.2", "my_equal_budget")
+def check_equal_budget(answer: Any) -> str:
+    """Exercise 2.2: ``my_equal_budget(val_a, images_a, val_b, images_b)`` compares two training runs at the budget
+    both had, counted in training images seen."""
+    (curve_a, n_a), (curve_b, n_b) = _budget_runs()
+    result = call(answer, list(curve_a), n_a, list(curve_b), n_b)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise NotYet("your function should return two numbers, one per run.", expected="(loss_a, loss_b)",
+                     got=describe(result), hint="return a tuple: return loss_a, loss_b.")
+    got = (as_number(result[0], what="your loss for run A"), as_number(result[1], what="your loss for run B"))
+    budget = min(len(curve_a) * n_a, len(curve_b) * n_b)
+    expected = (_best_within(curve_a, n_a, budget), _best_within(curve_b, n_b, budget))
+    # The loss of the last epoch within the budget is as good an answer: the point is where the budget ends.
+    also_right = (curve_a[budget // n_a - 1], curve_b[budget // n_b - 1])
+    if all(abs(g - e) <= 1e-6 for g, e in zip(got, expected)) or \
+            all(abs(g - e) <= 1e-6 for g, e in zip(got, also_right)):
+        a, b = expected
+        return (f"Both runs had {budget:,} training images: {budget // n_a} passes over {n_a:,} digits reach a "
+                f"validation MSE of {a:.4f}, {budget // n_b} passes over {n_b:,} digits {b:.4f}. Run A's last number "
+                f"({min(curve_a):.4f}) came from {len(curve_a) * n_a - budget:,} more images and would have "
+                f"credited it with a budget run B never had.")
+    shown = f"({got[0]:.4f}, {got[1]:.4f})"
+    hint = ("Count the budget of each run in training images seen (epochs x images per epoch), take the smaller of "
+            "the two totals, and compare each run by the epochs it had finished within that budget.")
+    if all(abs(g - min(c)) <= 1e-6 for g, c in zip(got, (curve_a, curve_b))):
+        hint = (f"those are the best losses of the whole runs, but run A saw {len(curve_a) * n_a:,} training images "
+                f"and run B {len(curve_b) * n_b:,}: the longer run wins partly because it ran longer. " + hint)
+    elif all(abs(g - min(c[:min(len(curve_a), len(curve_b))])) <= 1e-6 for g, c in zip(got, (curve_a, curve_b))):
+        hint = (f"equal epochs is not an equal budget here: an epoch of run A is {n_a:,} images, one of run B "
+                f"{n_b:,}. " + hint)
+    raise NotYet("your numbers are not the two runs' validation losses at the budget both had.",
+                 expected=f"({expected[0]:.4f}, {expected[1]:.4f})", got=shown, hint=hint)
 
 
 @exercise("2.3", "my_find_code")
@@ -244,5 +325,5 @@ def check_find_code(answer: Any, model: nn.Module, test_images: torch.Tensor) ->
             f"finds in one pass (an encoder is a fast, learned guess of this search).")
 
 
-__all__ = ["check_distance_to_data", "check_find_code", "check_interpolate", "check_pca_reconstruct",
+__all__ = ["check_choose_k", "check_equal_budget", "check_find_code", "check_pca_reconstruct",
            "check_per_image_mse", "check_train_step"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .common import NotYet, as_number, as_tensor, call, compare, describe, exercise, images
 
@@ -82,10 +83,29 @@ def _constant_weights(module: nn.Module) -> None:
                 nn.init.zeros_(layer.bias)
 
 
+def _digit_features(n: int = 16) -> torch.Tensor:
+    """Real decoder-shaped input: ``n`` MNIST test digits averaged down to 7x7 (4x4 blocks), copied to 64 maps."""
+    return F.avg_pool2d(images("mnist", "test", n), 4).repeat(1, 64, 1, 1)
+
+
+def _upsample_reference() -> nn.Module:
+    """The checkerboard-free decoder of the original: upsample x2 then a 3x3 convolution, twice."""
+    return nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(),
+                         nn.Upsample(scale_factor=2), nn.Conv2d(32, 1, 3, padding=1), nn.Sigmoid())
+
+
+def _equal_weight_output(decoder: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    probe = copy.deepcopy(decoder).eval()
+    _constant_weights(probe)
+    with torch.no_grad():
+        return probe(features)
+
+
 @exercise("4.3", "my_transposed_decoder")
 def check_checkerboard_decoder(answer: Any) -> str:
     """Exercise 4.3: ``my_transposed_decoder()`` builds a (N, 64, 7, 7) -> (N, 1, 28, 28) decoder that paints a
-    checkerboard: with equal weights and a constant input, its output has period-2 energy."""
+    checkerboard: with equal weights, on 16 real MNIST digits averaged down to 7x7 and copied to 64 maps, its
+    output has period-2 energy (an upsample + convolution decoder, and the digits themselves, have almost none)."""
     decoder = call(answer)
     if not isinstance(decoder, nn.Module):
         raise NotYet(f"your function returned {describe(decoder)}, not a network.",
@@ -96,19 +116,18 @@ def check_checkerboard_decoder(answer: Any) -> str:
         raise NotYet("your decoder has no nn.ConvTranspose2d layer.",
                      hint="this exercise is about transposed convolutions: grow 7x7 to 14x14 to 28x28 with "
                           "nn.ConvTranspose2d(..., kernel_size=3, stride=2, padding=1, output_padding=1).")
-    probe = copy.deepcopy(decoder).eval()
-    _constant_weights(probe)
+    features = _digit_features()
     try:
-        with torch.no_grad():
-            raw = probe(torch.ones(2, 64, 7, 7))
+        raw = _equal_weight_output(decoder, features)
     except Exception as exc:
-        raise NotYet(f"your decoder raised {type(exc).__name__} on an input of shape (2, 64, 7, 7).",
+        raise NotYet(f"your decoder raised {type(exc).__name__} on an input of shape {tuple(features.shape)}.",
                      hint="the input is 64 feature maps of 7x7 (the decoder's reshaped Dense output): the first layer "
                           "needs in_channels=64.") from None
     size_hint = ("two stride-2 layers take 7 to 28 when each doubles the size: out = (in - 1) * stride - 2 * padding "
                  "+ kernel + output_padding, so kernel 3, padding 1 needs output_padding=1.")
-    out = as_tensor(raw, (2, 1, 28, 28), what="your decoder's output",
-                    shape_hints={(2, 1, 25, 25): size_hint, (2, 1, 26, 26): size_hint, (2, 1, 27, 27): size_hint})
+    n = len(features)
+    out = as_tensor(raw, (n, 1, 28, 28), what="your decoder's output",
+                    shape_hints={(n, 1, 25, 25): size_hint, (n, 1, 26, 26): size_hint, (n, 1, 27, 27): size_hint})
     energy = _period2_energy(out)
     if energy < 0.05:
         even = all(m.kernel_size[0] % m.stride[0] == 0 for m in transposed)
@@ -116,11 +135,14 @@ def check_checkerboard_decoder(answer: Any) -> str:
                 "equally often: no checkerboard. Use kernel_size=3 with stride=2." if even else
                 "use stride-2 transposed convolutions with kernel_size=3 to grow the image, and keep them as the "
                 "last layers that change the size.")
-        raise NotYet("your decoder paints no checkerboard.", expected="period-2 energy above 0.05 for a constant input",
-                     got=f"{energy:.2f}", hint=hint)
-    return (f"With equal weights and a constant input, {energy:.0%} of your decoder's output variation sits at the "
-            f"checkerboard frequencies (an upsample + 3x3 convolution decoder: 0%). Kernels of 3 placed every 2 "
-            f"pixels overlap unevenly; a trained decoder has to learn weights that cancel it.")
+        raise NotYet("your decoder paints no checkerboard.",
+                     expected="period-2 energy above 0.05 on the 16 digits", got=f"{energy:.3f}", hint=hint)
+    reference = _period2_energy(_equal_weight_output(_upsample_reference(), features))
+    digits = _period2_energy(images("mnist", "test", n))
+    return (f"With equal weights, on {n} real digits averaged down to 7x7, {energy:.0%} of your decoder's output "
+            f"variation sits at the checkerboard frequencies; an upsample + 3x3 convolution decoder puts "
+            f"{reference:.2%} there, the digits themselves {digits:.2%}. Kernels of 3 placed every 2 pixels overlap "
+            f"unevenly; a trained decoder has to learn weights that cancel it.")
 
 
 __all__ = ["check_checkerboard_decoder", "check_conv_output_size", "check_sigmoid_gradient"]

@@ -1,15 +1,16 @@
-"""Exercises of notebook 05 (denoising autoencoders): PSNR, the noisy inputs, a denoiser without training."""
+"""Exercises of notebook 05 (denoising autoencoders): choosing on validation, the noisy inputs, a denoiser without
+training."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from ..metrics import psnr
 from ..noise import add_noise
-from .common import NotYet, as_tensor, call, compare, exercise, images
+from .common import NotYet, as_number, as_tensor, call, describe, exercise, images
 
 
 def _noisy(n: int, factor: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -17,27 +18,90 @@ def _noisy(n: int, factor: float, seed: int) -> tuple[torch.Tensor, torch.Tensor
     return clean, add_noise(clean, factor, generator=torch.Generator().manual_seed(seed))
 
 
-@exercise("5.1", "my_psnr")
-def check_psnr(answer: Any) -> str:
-    """Exercise 5.1: ``my_psnr(images, targets)``, the PSNR of each image in dB, shape (N,)."""
-    clean, noisy = _noisy(300, 0.3, seed=51)
-    got = as_tensor(call(answer, noisy.clone(), clean.clone()), (300,), what="your PSNR", shape_hints={
-        (): "one PSNR per image: average the squared error over the pixels of each image (flatten(1).mean(1)), "
-            "then take the log.",
-        (300, 1, 28, 28): "you computed it per pixel: average the squared error over each image's pixels first.",
-    }, nan_hint="PSNR = 10 * log10(1 / MSE): the MSE must be positive, a mean of squares.")
-    mse = (noisy - clean).double().pow(2).flatten(1).mean(1)
-    expected = psnr(noisy.double(), clean.double())
-    compare(got, expected, problem="your PSNR differs from 10 * log10(1 / MSE).", rtol=1e-4, atol=1e-4,
-            hint="PSNR = 10 * log10(max_value^2 / MSE) with max_value = 1 and the MSE over each image's pixels.",
-            mistakes={"decibels use log10, not the natural log (torch.log10).": 10 * torch.log(1 / mse),
-                      "10 * log10 goes with the MSE; 20 * log10 with the root-mean-square error.":
-                          20 * torch.log10(1 / mse),
-                      "the MSE goes in the denominator: PSNR = 10 * log10(1 / MSE), higher is better.":
-                          10 * torch.log10(mse),
-                      "MSE is the mean over the pixels, not the sum.": 10 * torch.log10(1 / (784 * mse))})
-    return (f"Your PSNR equals aenb.metrics.psnr on 300 MNIST test digits at noise factor f = 0.3: "
-            f"{float(expected.mean()):.2f} dB on average; +6 dB would mean half the RMS error.")
+#: Exercise 5.1's settings: how many principal components the PCA denoiser keeps (none is a valid index 0-6).
+PCA_SETTINGS = (5, 10, 20, 40, 80, 160, 320)
+
+
+def _pca_denoiser(clean_train: torch.Tensor) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """``denoise(noisy, k)``: project onto the top ``k`` principal components of ``clean_train``, clip to [0, 1]."""
+    x = clean_train.flatten(1).double()
+    mean = x.mean(0)
+    _, vectors = torch.linalg.eigh((x - mean).T @ (x - mean))
+    components = vectors.flip(1).T  # rows, largest variance first
+
+    def denoise(noisy: torch.Tensor, k: int) -> torch.Tensor:
+        if k not in PCA_SETTINGS:
+            raise ValueError(f"denoise(noisy, k) takes k from the settings {PCA_SETTINGS}, got {k!r}")
+        basis = components[:k]
+        codes = (torch.as_tensor(noisy).flatten(1).double() - mean) @ basis.T
+        return (codes @ basis + mean).clamp(0, 1).float().reshape(noisy.shape)
+
+    return denoise
+
+
+def _mean_psnr(images: torch.Tensor, targets: torch.Tensor) -> float:
+    return float(psnr(images.double(), targets.double()).mean())
+
+
+@exercise("5.1", "my_choose_on_validation")
+def check_choose_on_validation(answer: Any) -> str:
+    """Exercise 5.1: ``my_choose_on_validation(denoise, settings, val_noisy, val_clean)`` -> (setting, its mean
+    validation PSNR); the check fits a PCA denoiser, runs the choice on a validation split, then scores it on test."""
+    train = images("mnist", "train", 6000)
+    clean_train, val_clean = train[:5000], train[5000:]
+    val_noisy = add_noise(val_clean, 0.5, generator=torch.Generator().manual_seed(55))
+    test_clean, test_noisy = _noisy(1000, 0.5, seed=56)
+    denoise = _pca_denoiser(clean_train)
+    calls: list[torch.Tensor] = []
+
+    def watched(noisy: Any, k: int) -> torch.Tensor:
+        calls.append(torch.as_tensor(noisy).detach().float().reshape(-1, 784).cpu())
+        return denoise(noisy, k)
+
+    result = call(answer, watched, list(PCA_SETTINGS), val_noisy.clone(), val_clean.clone())
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise NotYet("your function must return two things: the chosen setting and its validation score.",
+                     expected="a pair (setting, mean validation PSNR in dB)", got=describe(result))
+    # Two different noisy digits lie several units apart; 0.05 only absorbs the rounding of cdist's fast path.
+    off_split = sum(int((torch.cdist(x, val_noisy.reshape(-1, 784)).min(1).values > 0.05).sum()) for x in calls)
+    if off_split:
+        raise NotYet(f"your function denoised {off_split:,} images that are not the noisy validation images it was "
+                     f"given.", hint="choose with the validation split alone: run denoise on val_noisy and compare "
+                                     "with val_clean. The test set scores the chosen setting once, after the choice "
+                                     "(the check does that).")
+    setting, score = result
+    setting = as_number(setting, what="your chosen setting")
+    val_scores = {k: _mean_psnr(denoise(val_noisy, k), val_clean) for k in PCA_SETTINGS}
+    best = max(val_scores, key=val_scores.get)
+    if setting not in val_scores:
+        hint = "return one of the settings you were given, not a score."
+        if float(setting).is_integer() and 0 <= setting < len(PCA_SETTINGS):
+            hint = "that looks like a position in the list: return the setting itself (settings[i])."
+        raise NotYet(f"{setting:g} is not one of the settings {PCA_SETTINGS}.", hint=hint)
+    setting = int(setting)
+    if setting != best:
+        hint = "score every setting the same way, on the whole validation split, and keep the best one."
+        if setting == min(val_scores, key=val_scores.get):
+            hint = "you kept the worst setting: PSNR is higher when the error is smaller, so keep the highest."
+        raise NotYet(f"the setting k = {setting} does not have the best validation score.",
+                     expected="the setting with the highest mean validation PSNR",
+                     got=f"k = {setting}, whose mean validation PSNR is {val_scores[setting]:.2f} dB", hint=hint)
+    score = as_number(score, what="your validation score")
+    if abs(score - val_scores[best]) > 0.01:
+        mse = (denoise(val_noisy, best).double() - val_clean.double()).pow(2).flatten(1).mean(1)
+        hint = "report the mean over the validation images of each image's PSNR (aenb.metrics.psnr(...).mean())."
+        if abs(score - float(10 * torch.log10(1 / mse.mean()))) <= 0.01:
+            hint = "that is the PSNR of the mean MSE; this series reports the mean of the images' PSNRs."
+        raise NotYet("your validation score is not the mean PSNR of the chosen setting.",
+                     expected="a mean PSNR in dB", got=f"{score:.4g}", hint=hint)
+    test_scores = {k: _mean_psnr(denoise(test_noisy, k), test_clean) for k in PCA_SETTINGS}
+    hindsight = max(test_scores, key=test_scores.get)
+    return (f"k = {best} components, {val_scores[best]:.2f} dB on 1,000 validation digits (noisy: "
+            f"{_mean_psnr(val_noisy, val_clean):.2f} dB). Scored once on 1,000 test digits: "
+            f"{test_scores[best]:.2f} dB; "
+            f"the best setting in hindsight (k = {hindsight}) would give {test_scores[hindsight]:.2f} dB, so choosing "
+            f"on validation cost {test_scores[hindsight] - test_scores[best]:.2f} dB and kept the test score honest. "
+            f"Compare with the trained denoisers in the test table above.")
 
 
 def _background_mean(factor: float, draw: str) -> float:
@@ -111,4 +175,4 @@ def check_classical_denoiser(answer: Any) -> str:
             f"denoisers in the table above: they know what digits look like, your filter only that noise is speckled.")
 
 
-__all__ = ["check_classical_denoiser", "check_noisy_batch", "check_psnr"]
+__all__ = ["check_choose_on_validation", "check_classical_denoiser", "check_noisy_batch"]

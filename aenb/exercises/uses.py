@@ -1,4 +1,5 @@
-"""Exercises of notebook 06 (what autoencoders are for): a detection threshold, precision and recall, k-NN."""
+"""Exercises of notebook 06 (what autoencoders are for): a detection threshold, precision and recall, a threshold
+chosen on a validation split."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import precision_score, recall_score
-from sklearn.neighbors import KNeighborsClassifier
 
-from .common import NotYet, as_number, call, describe, exercise, images, labels
+from .common import NotYet, as_number, call, describe, exercise, images
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,40 +97,65 @@ def check_precision_recall(answer: Any) -> str:
             f"errors[('MNIST', 'Fashion')].")
 
 
-@exercise("6.3", "my_knn_predict")
-def check_knn(answer: Any) -> str:
-    """Exercise 6.3: ``my_knn_predict(train_features, train_labels, test_features, k)``: k-NN by majority vote."""
-    train_x, test_x = _features(images("mnist", "train", 2000)).float(), _features(images("mnist", "test", 500)).float()
-    train_y, test_y = labels("mnist", "train", 2000), labels("mnist", "test", 500)
-    result = call(answer, train_x.clone(), train_y.clone(), test_x.clone(), 5)
-    if isinstance(result, np.ndarray):
-        result = torch.from_numpy(result)
-    if not isinstance(result, torch.Tensor):
-        raise NotYet("your predictions are not a tensor.", expected="a tensor of 500 labels", got=describe(result))
-    if tuple(result.shape) != (500,):
-        raise NotYet("your predictions have the wrong shape.", expected="shape (500,): one label per test image",
-                     got=f"shape {tuple(result.shape)}", hint="take the majority vote over the k neighbours "
-                     "(torch.mode(neighbour_labels, dim=1).values), one label per row.")
-    if result.dtype.is_floating_point and not torch.equal(result, result.round()):
-        raise NotYet("your predictions are not whole labels.", got=f"dtype {result.dtype}",
-                     hint="predict the most common label among the neighbours, not their mean.")
-    predicted = result.detach().cpu().long().numpy()
-    reference = KNeighborsClassifier(n_neighbors=5).fit(train_x.numpy(), train_y.numpy()).predict(test_x.numpy())
-    agree = float((predicted == reference).mean())
-    accuracy = float((predicted == test_y.numpy()).mean())
-    if agree < 0.99:
-        one_nn = KNeighborsClassifier(n_neighbors=1).fit(train_x.numpy(), train_y.numpy()).predict(test_x.numpy())
-        hint = ("find the k training features nearest to each test feature (torch.cdist, then topk(k, "
-                "largest=False)) and take the most common of their labels.")
-        if accuracy < 0.5:
-            hint = "are you taking the nearest neighbours? topk returns the largest values unless largest=False."
-        elif float((predicted == one_nn).mean()) >= 0.99:
-            hint = "that is the 1-nearest-neighbour rule: vote among all k neighbours (torch.mode over dim=1)."
-        raise NotYet("your predictions differ from scikit-learn's k-NN classifier.",
-                     expected="the same label for at least 99% of the test images",
-                     got=f"the same for {agree:.1%}; accuracy {accuracy:.1%}", hint=hint)
-    return (f"Your k-NN agrees with scikit-learn's on {agree:.1%} of 500 MNIST test digits: accuracy {accuracy:.1%} "
-            f"from 10 PCA numbers per image, with no training. Section 3 uses it to compare codes as features.")
+@functools.lru_cache(maxsize=1)
+def _held_out_scores() -> dict[str, np.ndarray]:
+    """Reconstruction errors of a 30-component PCA fitted on 1,000 MNIST training digits (a linear autoencoder
+    that knows its training images too well): those digits, the next 1,000 (validation), 1,000 test digits and
+    1,000 Fashion-MNIST test images."""
+    digits = images("mnist", "train", 2000).reshape(2000, -1).double()
+    fitted = digits[:1000]
+    mean = fitted.mean(0)
+    v = torch.linalg.svd(fitted - mean, full_matrices=False).Vh[:30]
+
+    def errors(x: torch.Tensor) -> np.ndarray:
+        flat = x.reshape(len(x), -1).double()
+        return ((flat - mean) @ v.T @ v + mean - flat).pow(2).mean(1).numpy()
+
+    return {"train": errors(fitted), "val": errors(digits[1000:]), "test": errors(images("mnist", "test", 1000)),
+            "out": errors(images("fashion-mnist", "test", 1000))}
 
 
-__all__ = ["check_knn", "check_precision_recall", "check_threshold"]
+@exercise("6.3", "my_detector")
+def check_detector(answer: Any) -> str:
+    """Exercise 6.3: ``my_detector(train_scores, val_scores, test_scores, outlier_scores, rate)`` sets the
+    threshold on the validation scores and returns ``(threshold, false_positive_rate, recall)`` on the test."""
+    s = _held_out_scores()
+    for rate in (0.05, 0.01):
+        result = call(answer, s["train"].copy(), s["val"].copy(), s["test"].copy(), s["out"].copy(), rate)
+        if not (isinstance(result, (tuple, list)) and len(result) == 3):
+            raise NotYet(f"your function returned {describe(result)}.",
+                         expected="a triple (threshold, false_positive_rate, recall)",
+                         hint="return threshold, false_positive_rate, recall")
+        t, fpr, recall = (as_number(v, what=f"your {name} at rate={rate}")
+                          for v, name in zip(result, ("threshold", "false positive rate", "recall")))
+        flagged = {name: float((s[name] > t).mean()) for name in ("train", "val", "test")}
+        if abs(flagged["val"] - rate) > 0.002:
+            hint = ("set the threshold so that a fraction rate of the held-out digits (the validation scores) lies "
+                    "above it.")
+            if abs(flagged["train"] - rate) <= 0.002:
+                hint = ("you set the threshold on the images the model was fitted on: it reconstructs them better "
+                        "than digits it has never seen, so the threshold comes out too low and flags too many new "
+                        "digits. Use the held-out digits.")
+            elif abs(flagged["test"] - rate) <= 0.002:
+                hint = ("you set the threshold on the test scores you then report: the test false positive rate "
+                        "equals the target by construction, it is not measured. Choose it on the validation "
+                        "scores.")
+            raise NotYet(f"with rate={rate} your threshold is not set on the validation split.",
+                         expected=f"{rate:.1%} of the validation scores above the threshold",
+                         got=f"{flagged['val']:.1%} above {t:.4g}", hint=hint)
+        expected = (flagged["test"], float((s["out"] > t).mean()))
+        if max(abs(fpr - expected[0]), abs(recall - expected[1])) > 1e-6:
+            raise NotYet(f"with rate={rate} your threshold is right, but not the two rates measured with it.",
+                         expected=f"false positive rate {expected[0]:.4f}, recall {expected[1]:.4f}",
+                         got=f"false positive rate {fpr:.4f}, recall {recall:.4f}",
+                         hint="measure both on the test set: the share of test digits above the threshold, and "
+                              "the share of outliers above it.")
+    t = float(np.quantile(s["val"], 0.95))
+    train_t = float(np.quantile(s["train"], 0.95))
+    return (f"At rate 0.05 the threshold chosen on 1,000 held-out digits flags {(s['test'] > t).mean():.1%} of 1,000 "
+            f"test digits (the target was 5%) and {(s['out'] > t).mean():.1%} of 1,000 Fashion-MNIST images. "
+            f"Set on the 1,000 digits the model was fitted on, it would have flagged "
+            f"{(s['test'] > train_t).mean():.1%} of the test digits.")
+
+
+__all__ = ["check_detector", "check_precision_recall", "check_threshold"]

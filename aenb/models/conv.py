@@ -6,9 +6,10 @@ TensorFlow* (Packt, 2020; repository PacktPublishing/Hands-On-Image-Generation-w
 ``Chapter02/ch2_autoencoder.ipynb``). It is not the max-pooling model of the Keras blog's "Building
 Autoencoders in Keras" (Chollet, 2016): four small 3x3 convolutions encode a 28x28 digit, two of them
 with stride 2 (28 -> 14 -> 7), a Dense layer makes the code; the decoder grows a 7x7x64 block back to
-28x28 with nearest-neighbour upsampling followed by 3x3 convolutions. The post's two bugs are fixed
-(see :class:`ConvAutoencoder`); ``decoder="transpose"`` replaces each "upsample, then convolve" pair
-by one transposed convolution, as many PyTorch tutorials do.
+28x28 with nearest-neighbour upsampling followed by 3x3 convolutions, as upstream. ``extra_conv=True``
+adds the post's extra convolution (see :class:`ConvAutoencoder` for the post's two bugs);
+``decoder="transpose"`` replaces each "upsample, then convolve" pair by one transposed convolution,
+as many PyTorch tutorials do.
 
 :class:`FastConvAutoencoder` is ours, designed for time to quality on a CPU: two stride-2
 convolutions with BatchNorm (28 -> 14 -> 7), a small MLP around the code, and two stride-2
@@ -70,13 +71,13 @@ def _conv(n_in: int, n_out: int, stride: int = 1) -> nn.Module:
     return nn.Conv2d(n_in, n_out, 3, padding="same") if stride == 1 else Conv2dSame(n_in, n_out, 3, stride)
 
 
-def _up_block(n_in: int, n_out: int, decoder: str) -> list[nn.Module]:
+def _up_block(n_in: int, n_out: int, decoder: str, activation: type[nn.Module] = nn.ReLU) -> list[nn.Module]:
     """Double the resolution: nearest upsampling then a 3x3 conv, or one 3x3 stride-2 transposed conv."""
     if decoder == "upsample":
-        return [nn.Upsample(scale_factor=2, mode="nearest"), _conv(n_in, n_out), nn.ReLU()]
+        return [nn.Upsample(scale_factor=2, mode="nearest"), _conv(n_in, n_out), activation()]
     # kernel 3, stride 2: "same" output size 2x; the kernel overlaps itself unevenly (3 is not a
     # multiple of 2), the textbook source of checkerboard artefacts.
-    return [nn.ConvTranspose2d(n_in, n_out, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
+    return [nn.ConvTranspose2d(n_in, n_out, 3, stride=2, padding=1, output_padding=1), activation()]
 
 
 def _keras_init(module: nn.Module) -> None:
@@ -112,26 +113,28 @@ class ConvAutoencoder(_ConvCodec):
 
     Encoder: Conv(8, 3x3, stride 2) -> Conv(8) -> Conv(8, stride 2) -> Conv(8), each with a
     ReLU and Keras' "same" padding (28 -> 14 -> 7 pixels), then Flatten (392) and a Dense
-    layer to the ``latent_dim`` code. Decoder: Dense(7*7*64) + ReLU -> reshape to 64x7x7 ->
-    Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 -> Conv(32)] -> Conv(1) + Sigmoid.
-    The 32 -> 32 convolution after the second upsampling (at 28x28) is in the post's text but not in
-    Cheong's upstream notebook, whose decoder goes from there straight to the output convolution
-    (notebook 04 counts what it costs).
+    layer to the ``latent_dim`` code. Decoder, as in Cheong's upstream notebook: Dense(7*7*64) +
+    ReLU -> reshape to 64x7x7 -> Conv(64) -> [upsample x2 -> Conv(32)] -> [upsample x2 ->
+    Conv(1) + Sigmoid]. ``extra_conv=True`` adds the post's 32 -> 32 convolution after the second
+    upsampling (at 28x28, before the output convolution), which is in the post's text but not in
+    the upstream code; it more than doubles the model's arithmetic (notebook 04 counts it).
 
     The post differs from the upstream code in two places, both bugs:
 
-    * that extra 32-channel convolution has stride 2, so the output would be 14x14, not 28x28;
+    * that extra 32-channel convolution has stride 2, so the output would be 14x14, not 28x28
+      (``extra_conv=True`` builds it with stride 1);
     * its code layer has a ReLU (upstream: a linear ``Dense(z_dim)``). Codes are then non-negative
       (half the code space unused), and a code unit whose input is negative for every image
       outputs 0 and gets no gradient: it is *dead* for good. ``latent_activation="relu"``
       rebuilds that variant.
 
     Trained with a common porting recipe that is *not* the original's (MSE through the sigmoid with
-    Adam at 1e-3 from the first step; upstream uses RMSprop at 3e-4, batches of 256), this model
-    freezes with all-black outputs, in float32 on a CPU too. Notebook 04 shows that the ReLU is not
-    the culprit: the first Adam steps push every output pixel towards 0 (most MNIST pixels are 0)
-    until the sigmoid saturates and the MSE gradient through it vanishes; a learning-rate warm-up,
-    or the cross-entropy loss (whose gradient on the sigmoid's input is ``x_hat - x``), avoids it.
+    Adam at 1e-3 from the first step; upstream uses RMSprop at 3e-4, batches of 256), the post's
+    layers (``extra_conv=True``, with or without the ReLU code) froze with all-black outputs in
+    notebook 04's runs, in float32 on a CPU too; notebook 04 also runs the book's layers that way.
+    The first Adam steps push every output pixel towards 0 (most MNIST pixels are 0) until the sigmoid
+    saturates and the MSE gradient through it vanishes; a learning-rate warm-up, or the cross-entropy
+    loss (whose gradient on the sigmoid's input is ``x_hat - x``), avoids it.
 
     Args:
         latent_dim: size of the code.
@@ -139,6 +142,7 @@ class ConvAutoencoder(_ConvCodec):
             or ``"transpose"`` (each such pair replaced by a 3x3, stride-2 ``ConvTranspose2d``
             with the same number of parameters).
         latent_activation: ``None`` (linear code, as upstream) or ``"relu"`` (the post's bug).
+        extra_conv: add the post's 32 -> 32 convolution at 28x28 (not in the upstream code).
         init: ``"keras"`` (default): Glorot-uniform weights and zero biases, the defaults of the
             original's Keras layers; ``"torch"``: PyTorch's defaults (uniform weights *and biases*
             of scale ``1/sqrt(fan_in)``), with which this model collapsed in our runs.
@@ -150,6 +154,7 @@ class ConvAutoencoder(_ConvCodec):
         decoder: str = "upsample",
         latent_activation: str | None = None,
         init: str = "keras",
+        extra_conv: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
@@ -160,8 +165,10 @@ class ConvAutoencoder(_ConvCodec):
             raise ValueError(f"unknown latent_activation {latent_activation!r}: expected one of {LATENT_ACTIVATIONS}")
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}: expected one of {INITS}")
+        if not isinstance(extra_conv, bool):
+            raise ValueError(f"extra_conv must be True or False, got {extra_conv!r}")
         self.config = {"latent_dim": latent_dim, "decoder": decoder, "latent_activation": latent_activation,
-                       "init": init}
+                       "init": init, "extra_conv": extra_conv}
         self.latent_dim = latent_dim
         code: list[nn.Module] = [nn.Linear(8 * 7 * 7, latent_dim)]
         if latent_activation == "relu":
@@ -179,8 +186,10 @@ class ConvAutoencoder(_ConvCodec):
             nn.Unflatten(1, DECODER_SHAPE),
             _conv(64, 64), nn.ReLU(),
             *_up_block(64, 32, decoder),        # 7 -> 14
-            *_up_block(32, 32, decoder),        # 14 -> 28
-            _conv(32, 1), nn.Sigmoid(),
+            # 14 -> 28: upstream upsamples and convolves straight to the 1-channel output; the post
+            # has one more 32 -> 32 convolution at 28x28 first.
+            *([*_up_block(32, 32, decoder), _conv(32, 1), nn.Sigmoid()] if extra_conv
+              else _up_block(32, 1, decoder, nn.Sigmoid)),
         )
         if init == "keras":
             self.apply(_keras_init)
