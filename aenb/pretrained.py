@@ -55,9 +55,6 @@ RETRAIN_ORIGINAL = "python benchmarks/time_to_quality.py denoiser --retrain-orig
 #: Notebook 04's original, Cheong's ``Chapter02/ch2_autoencoder.ipynb``: one published run per code size.
 ORIGINAL_CONV_WEIGHTS = {10: PUBLISHED / "04_original_conv_z10.pt", 2: PUBLISHED / "04_original_conv_z2.pt"}
 RETRAIN_ORIGINAL_CONV = "python benchmarks/time_to_quality.py conv --retrain-original"
-#: How each published file is made again (the error for a damaged file names it).
-RETRAIN = {ORIGINAL_DENOISER_WEIGHTS.name: RETRAIN_ORIGINAL,
-           **{path.name: RETRAIN_ORIGINAL_CONV for path in ORIGINAL_CONV_WEIGHTS.values()}}
 _DIGEST_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 #: The original ConvDAE.ipynb's recipe: 10 epochs, batches of 128, Adam at 0.001, noise factor 0.5.
 ORIGINAL_DENOISER_RECIPE = {"epochs": 10, "batch_size": 128, "lr": 1e-3, "noise": 0.5, "seed": 0}
@@ -177,12 +174,18 @@ def train_original_conv(latent_dim: int, images: torch.Tensor, validation_data: 
     recipe = ORIGINAL_CONV_RECIPES[latent_dim]
     generator = seed_everything(recipe["seed"])
     model = ConvAutoencoder(latent_dim)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=recipe["lr"], alpha=recipe["alpha"], eps=recipe["eps"])
+    optimizer = original_conv_optimizer(model, latent_dim)
     stop = EarlyStopping(monitor="val_loss", patience=recipe["patience"], restore_best_weights=True)
     history = fit(model, images, epochs=recipe["epochs"], batch_size=recipe["batch_size"], loss="mse",
                   optimizer=optimizer, validation_data=validation_data, callbacks=[stop, *callbacks],
                   generator=generator, device=device, speedups=speedups, verbose=verbose)
     return model.eval(), history, stop
+
+
+def original_conv_optimizer(model: torch.nn.Module, latent_dim: int = 10) -> torch.optim.RMSprop:
+    """The original recipe's optimiser for a code size: RMSprop with its rate and Keras' constants."""
+    recipe = ORIGINAL_CONV_RECIPES[latent_dim]
+    return torch.optim.RMSprop(model.parameters(), lr=recipe["lr"], alpha=recipe["alpha"], eps=recipe["eps"])
 
 
 def original_conv(latent_dim: int = 10) -> tuple[ConvAutoencoder, dict[str, Any]]:
@@ -226,15 +229,15 @@ def recorded_digests(folder: Path = PUBLISHED) -> dict[str, str]:
     return digests
 
 
-def verify_published(path: Path, retrain: str | None = None) -> None:
+def verify_published(path: Path, retrain: str) -> None:
     """Refuse a published file whose SHA-256 is not the one recorded in ``SHA256SUMS`` beside it; the error
-    names ``retrain`` (default: the command that made the published file of that name) to make it again."""
+    names ``retrain``, the command that makes the file again."""
     sums = path.parent / DIGESTS
     expected, found = recorded_digests(path.parent).get(path.name), sha256(path)
     if expected == found:
         return
     restore = (f"restore it with `git checkout -- {shown(path)} {shown(sums)}` or retrain it (which records the new "
-               f"digest) with `{retrain or RETRAIN.get(path.name, RETRAIN_ORIGINAL)}`")
+               f"digest) with `{retrain}`")
     if expected is None:
         raise CheckpointError(f"{shown(sums)} records no SHA-256 for {path.name} (its SHA-256 is {found}), so it "
                               f"cannot be checked as published weights: {restore}")

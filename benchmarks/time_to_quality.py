@@ -69,6 +69,7 @@ from aenb.pretrained import (
     ORIGINAL_DENOISER_WEIGHTS,
     RETRAIN_ORIGINAL_CONV,
     original_conv,
+    original_conv_optimizer,
     original_denoiser,
     record_digest,
     train_original_conv,
@@ -120,6 +121,11 @@ def conv_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return train[:CONV_TRAIN], train[CONV_TRAIN:], load_dataset("mnist", "test").images
 
 
+def mse_scores(val: torch.Tensor, test: torch.Tensor) -> dict:
+    """The per-epoch scores of notebook 04's runs: validation and test MSE."""
+    return {"val_mse": lambda m: evaluate(m, val)["loss"], "test_mse": lambda m: evaluate(m, test)["loss"]}
+
+
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (float32, TF32 off), torch {torch.__version__}"
@@ -132,8 +138,7 @@ def retrain_original_conv(device: torch.device) -> None:
     if device.type == "cuda":  # the original trains in float32 (Keras' default); no TF32 shortcuts
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     for latent_dim, path in ORIGINAL_CONV_WEIGHTS.items():
-        probe = ScoreEachEpoch({"val_mse": lambda m: evaluate(m, val)["loss"],
-                                "test_mse": lambda m: evaluate(m, test)["loss"]}, len(train))
+        probe = ScoreEachEpoch(mse_scores(val, test), len(train))
         # speedups off on CUDA: they would train in bf16; the original trains in float32
         model, history, stop = train_original_conv(latent_dim, train, val, device=device, callbacks=[probe],
                                                    speedups=device.type != "cuda", verbose=False)
@@ -168,17 +173,15 @@ def conv(peak: float, epochs: int) -> dict:
     recipe = meta["recipe"]
     torch.manual_seed(0)
     probe_model = ConvAutoencoder(10)
-    orig_epoch = cpu_epoch_seconds(probe_model, torch.optim.RMSprop(probe_model.parameters(), lr=recipe["lr"],
-                                                                    alpha=recipe["alpha"], eps=recipe["eps"]),
-                                   train, recipe["batch_size"], "mse")
+    orig_epoch = cpu_epoch_seconds(probe_model, original_conv_optimizer(probe_model, 10), train,
+                                   recipe["batch_size"], "mse")
     print(f"04 original recipe: {orig_epoch:.1f} s per CPU epoch")
     target = meta["val_mse"]
 
     torch.manual_seed(0)
     ours = FastConvAutoencoder(10)  # notebook 04 keeps kernel 4 if it wins on validation (it did)
     optimizer = torch.optim.AdamW(ours.parameters(), lr=3e-3, weight_decay=1e-4)
-    probe = ScoreEachEpoch({"val_mse": lambda m: evaluate(m, val)["loss"],
-                            "test_mse": lambda m: evaluate(m, test)["loss"]}, len(train))
+    probe = ScoreEachEpoch(mse_scores(val, test), len(train))
     fit(ours, train, epochs=epochs, batch_size=CONV_BATCH, loss="bce", optimizer=optimizer,
         scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), callbacks=[probe],
         generator=torch.Generator().manual_seed(0), verbose=False)
